@@ -1,0 +1,7 @@
+"""`python -m kd` is the same as `kd`."""
+
+import sys
+
+from kd.cli import main
+
+sys.exit(main())

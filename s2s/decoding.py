@@ -1,0 +1,78 @@
+"""Batched greedy and beam translation through a PyTorch Marian model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+from tqdm import tqdm
+from transformers import MarianMTModel
+
+from s2s.batching import length_sorted_batches, pad_ids
+from s2s.tokenizer import Tokenizer
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One output sequence (ids without the decoder start token, ending in `</s>` unless cut by length)
+    and its score: the length-normalised log-probability that beam search ranks by."""
+
+    ids: list[int]
+    score: float
+
+
+@torch.inference_mode()
+def generate_nbest(model: MarianMTModel, src_ids: Sequence[Sequence[int]], pad_id: int, beam_size: int = 1,
+                   nbest: int = 1, max_len: int = 128, max_tokens: int = 4096,
+                   progress: bool = False) -> list[list[Hypothesis]]:
+    """The `nbest` best outputs for every source sequence, in input order (greedy when `beam_size` == 1)."""
+    if not 1 <= nbest <= beam_size:
+        raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), got {nbest}")
+    results: list[list[Hypothesis]] = [[] for _ in src_ids]
+    batches = list(length_sorted_batches([len(s) for s in src_ids], max_tokens // max(beam_size, 1)))
+    device = next(model.parameters()).device
+    for batch in tqdm(batches, desc=f"decode beam={beam_size}", disable=not progress, unit="batch"):
+        ids, mask = pad_ids([src_ids[i] for i in batch], pad_id)
+        generate: Any = cast(Any, model).generate
+        out = generate(
+            input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
+            num_return_sequences=nbest, max_new_tokens=max_len, do_sample=False,
+            output_scores=True, return_dict_in_generate=True, **_beam_flags(beam_size),
+        )
+        seqs = out.sequences[:, 1:].tolist()
+        scores = _sequence_scores(model, out, beam_size)
+        for j, idx in enumerate(batch):
+            for r in range(nbest):
+                row = j * nbest + r
+                results[idx].append(Hypothesis(_strip(seqs[row], pad_id), float(scores[row])))
+    return results
+
+
+def _beam_flags(beam_size: int) -> dict[str, object]:
+    return {"early_stopping": True, "length_penalty": 1.0} if beam_size > 1 else {}
+
+
+def _sequence_scores(model: MarianMTModel, out: object, beam_size: int) -> list[float]:
+    if beam_size > 1:
+        return [float(s) for s in out.sequences_scores]  # type: ignore[attr-defined]
+    steps = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)  # type: ignore
+    finite = torch.where(torch.isfinite(steps), steps, torch.zeros_like(steps))
+    lengths = torch.isfinite(steps).sum(dim=1).clamp(min=1)
+    return (finite.sum(dim=1) / lengths).tolist()
+
+
+def _strip(ids: list[int], pad_id: int) -> list[int]:
+    """Drop right padding; keep everything up to and including the first `</s>`."""
+    while ids and ids[-1] == pad_id:
+        ids.pop()
+    return ids
+
+
+def translate(model: MarianMTModel, tokenizer: Tokenizer, texts: Sequence[str], beam_size: int = 1,
+              max_len: int = 128, max_tokens: int = 4096, progress: bool = False) -> list[str]:
+    """Translate `texts` (greedy when `beam_size` == 1), in input order."""
+    src = tokenizer.encode_batch(texts, "source", max_len=model.config.max_position_embeddings)
+    hyps = generate_nbest(model, src, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress)
+    return [tokenizer.decode(h[0].ids) for h in hyps]

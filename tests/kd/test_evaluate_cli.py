@@ -1,0 +1,39 @@
+"""`kd evaluate` end to end: its BLEU equals sacrebleu's own command line on the same files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from s2s.corpus import read_tsv
+
+
+def _kd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kd", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_bleu_equals_sacrebleu_cli(reference_teacher_dir: Path, bible_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    run = _kd("evaluate", "--model", str(reference_teacher_dir), "--data", str(bible_dir / "test.tsv"),
+              "--limit", "40", "--beams", "1,2", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    results = json.loads((out / "results.json").read_text())
+    refs = tmp_path / "refs.txt"
+    refs.write_text("\n".join(read_tsv(bible_dir / "test.tsv").targets()[:40]) + "\n", encoding="utf-8")
+    for result in results["results"]:
+        cli = subprocess.run([sys.executable, "-m", "sacrebleu", str(refs), "-i",
+                              str(out / f"hyp.{result['decoding']}.txt"), "-m", "bleu", "chrf", "-b", "-w", "4"],
+                             capture_output=True, text=True, check=True)
+        bleu, chrf = (float(x) for x in json.loads(cli.stdout))
+        assert abs(result["scores"]["bleu"] - bleu) < 0.01 and abs(result["scores"]["chrf"] - chrf) < 0.01
+        assert result["scores"]["bleu"] > 15, "the reference teacher translates the Bible well"
+        assert result["sentences"] == 40 and result["sentences_per_s"] > 0
+    assert "| greedy |" in run.stdout and "| beam2 |" in run.stdout
+
+
+def test_bad_model_folder_is_a_clear_error(tmp_path: Path, bible_dir: Path) -> None:
+    run = _kd("evaluate", "--model", str(tmp_path), "--data", str(bible_dir / "test.tsv"))
+    assert run.returncode == 2
+    assert "is not a model folder (no config.json)" in run.stderr and "Traceback" not in run.stderr
