@@ -1,0 +1,276 @@
+"""Checks of the Kubernetes manifests in deploy/k8s (a kustomization), all offline.
+
+Core kinds are validated strictly against the Kubernetes OpenAPI schemas that the `kubernetes-validate`
+package ships. KubeRay's RayCluster and RayJob are CRDs, not in those schemas: they are validated against
+deploy/k8s/schemas/ray.io-v1.schema.json (the subset of the CRD fields used here, unknown fields refused),
+and their pod templates against the core PodTemplateSpec schema. Cross-references (selectors, Secret and
+ConfigMap keys, volume claims, probe ports, the autoscaler's target) and the agreement with
+docker-compose.yml and the Dockerfiles are checked too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+kubernetes_validate = pytest.importorskip(
+    "kubernetes_validate", reason="`pip install kubernetes-validate` (a dev dependency) for the schemas"
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+K8S_VERSION = "1.30.0"
+Doc = dict[str, Any]
+
+
+def load_resources() -> list[Doc]:
+    """Every document of every file the kustomization lists, in order."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs: list[Doc] = []
+    for name in kustomization["resources"]:
+        docs.extend(d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
+    return docs
+
+
+RESOURCES = load_resources()
+CORE = [d for d in RESOURCES if not d["apiVersion"].startswith("ray.io/")]
+RAY = [d for d in RESOURCES if d["apiVersion"].startswith("ray.io/")]
+
+
+def doc_id(doc: Doc) -> str:
+    """kind/name, for test ids and messages."""
+    return f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def find(kind: str, name: str) -> Doc:
+    """The one resource of that kind and name."""
+    hits = [d for d in RESOURCES if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(hits) == 1, f"expected one {kind}/{name}, found {len(hits)}"
+    return hits[0]
+
+
+def pod_templates() -> Iterator[tuple[str, Doc]]:
+    """(owner id, pod template) for every Deployment, RayCluster group and RayJob submitter."""
+    for doc in RESOURCES:
+        spec = doc.get("spec", {})
+        if doc["kind"] == "Deployment":
+            yield doc_id(doc), spec["template"]
+        elif doc["kind"] == "RayCluster":
+            yield f"{doc_id(doc)}/head", spec["headGroupSpec"]["template"]
+            for group in spec.get("workerGroupSpecs", []):
+                yield f"{doc_id(doc)}/{group['groupName']}", group["template"]
+        elif doc["kind"] == "RayJob" and "submitterPodTemplate" in spec:
+            yield f"{doc_id(doc)}/submitter", spec["submitterPodTemplate"]
+
+
+POD_TEMPLATES = [pytest.param(owner, template, id=owner) for owner, template in pod_templates()]
+
+
+def container(kind: str, name: str) -> Doc:
+    """The first container of a Deployment."""
+    containers: list[Doc] = find(kind, name)["spec"]["template"]["spec"]["containers"]
+    return containers[0]
+
+
+def test_expected_resources_exist() -> None:
+    """The kustomization contains every agreed piece."""
+    kinds = {doc_id(d) for d in RESOURCES}
+    expected = {
+        "Namespace/kd", "ConfigMap/kd-settings", "Secret/kd-secrets", "PersistentVolumeClaim/models",
+        "PersistentVolumeClaim/checkpoints", "PersistentVolumeClaim/data", "Deployment/redis",
+        "Service/redis", "Deployment/teacher", "Service/teacher", "RayCluster/kd-ray",
+        "RayJob/train-student-ka", "Deployment/gateway", "Service/gateway", "HorizontalPodAutoscaler/gateway",
+    }
+    assert expected <= kinds, f"missing: {sorted(expected - kinds)}"
+
+
+@pytest.mark.parametrize("doc", CORE, ids=doc_id)
+def test_core_resources_match_the_kubernetes_schema(doc: Doc) -> None:
+    """Strict validation (unknown fields refused) against the shipped schemas."""
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("doc", RAY, ids=doc_id)
+def test_ray_resources_match_the_crd_subset_schema(doc: Doc) -> None:
+    """RayCluster and RayJob use only known ray.io/v1 fields with the right types."""
+    schema = json.loads((K8S / "schemas" / "ray.io-v1.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+@pytest.mark.parametrize(("owner", "template"), POD_TEMPLATES)
+def test_pod_templates_match_the_kubernetes_schema(owner: str, template: Doc) -> None:
+    """Every pod template, including those inside the Ray CRDs, is a valid PodTemplateSpec."""
+    wrapped = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "check"}, "template": template}
+    kubernetes_validate.validate(wrapped, K8S_VERSION, strict=True)
+
+
+def test_ray_crd_schema_refuses_typos() -> None:
+    """The CRD schema is not a no-op: a misspelt field and a missing cluster are refused."""
+    schema = json.loads((K8S / "schemas" / "ray.io-v1.schema.json").read_text())
+    job = find("RayJob", "train-student-ka")
+    typo = {**job, "spec": {**job["spec"], "entrypiont": "x"}}
+    no_cluster = {**job, "spec": {k: v for k, v in job["spec"].items() if k != "clusterSelector"}}
+    for bad in (typo, no_cluster):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.Draft202012Validator(schema).validate(bad)
+
+
+@pytest.mark.parametrize("name", ["redis", "teacher", "gateway"])
+def test_services_select_their_deployment(name: str) -> None:
+    """Each Service's selector matches its Deployment's pod labels and its target ports exist."""
+    service, deployment = find("Service", name), find("Deployment", name)
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    port_names = {p["name"] for p in container("Deployment", name)["ports"]}
+    for port in service["spec"]["ports"]:
+        assert port["targetPort"] in port_names, f"Service/{name} targets unknown port {port['targetPort']}"
+
+
+def test_references_resolve() -> None:
+    """Every Secret/ConfigMap key and every volume claim that a pod uses is defined."""
+    secret = find("Secret", "kd-secrets")["stringData"]
+    claims = {d["metadata"]["name"] for d in RESOURCES if d["kind"] == "PersistentVolumeClaim"}
+    for owner, template in pod_templates():
+        spec = template["spec"]
+        for vol in spec.get("volumes", []):
+            if "persistentVolumeClaim" in vol:
+                assert vol["persistentVolumeClaim"]["claimName"] in claims, owner
+        for ctr in spec["containers"]:
+            mounts = {m["name"] for m in ctr.get("volumeMounts", [])}
+            assert mounts <= {v["name"] for v in spec.get("volumes", [])}, owner
+            for src in ctr.get("envFrom", []):
+                find("ConfigMap", src["configMapRef"]["name"])
+            for env in ctr.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == "kd-secrets" and ref["key"] in secret, f"{owner}: {ref}"
+
+
+def test_secret_holds_only_marked_placeholders() -> None:
+    """No real credential is committed: every value is a REPLACE_ME placeholder."""
+    secret = find("Secret", "kd-secrets")
+    assert set(secret["stringData"]) == {"REDIS_PASSWORD", "KD_GATEWAY_API_KEYS", "KD_GATEWAY_ADMIN_KEY"}
+    for key, value in secret["stringData"].items():
+        assert all(part.startswith("REPLACE_ME") for part in value.split(",")), key
+    assert "data" not in secret
+
+
+def test_redis_is_a_password_protected_cache() -> None:
+    """Bounded memory, LRU eviction, no persistence, a password from the Secret."""
+    redis = container("Deployment", "redis")
+    argv = redis["command"] + redis["args"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert argv == compose["redis"]["command"] + ["--requirepass", "$(REDIS_PASSWORD)"]
+    assert argv[1:5] == ["--maxmemory", "512mb", "--maxmemory-policy", "allkeys-lru"]
+
+
+def test_teacher_runs_on_a_gpu_with_grpc_probes() -> None:
+    """GPU requested (and limited, as extended resources require); gRPC health probes on the gRPC port."""
+    teacher = container("Deployment", "teacher")
+    resources = teacher["resources"]
+    assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == 1
+    grpc_port = next(p["containerPort"] for p in teacher["ports"] if p["name"] == "grpc")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert teacher[probe]["grpc"]["port"] == grpc_port, probe
+    argv = teacher["command"] + teacher["args"]
+    assert argv == shlex.split(
+        "python -m services.teacher --model /models/teacher --port 50051 "
+        "--redis-url redis://:$(REDIS_PASSWORD)@redis:6379/0 --metrics-port 9100"
+    )
+    assert find("Service", "teacher")["spec"]["clusterIP"] == "None"
+
+
+def test_gateway_probes_and_autoscaler() -> None:
+    """Readiness on /readyz, liveness on /healthz, an autoscaler on CPU aimed at the Deployment."""
+    gateway = container("Deployment", "gateway")
+    assert gateway["command"] + gateway["args"] == shlex.split(
+        "python -m services.gateway --models /models/served --port 8000"
+    )
+    assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert gateway["resources"]["requests"]["cpu"], "CPU autoscaling needs a CPU request"
+    settings = find("ConfigMap", "kd-settings")["data"]
+    assert settings["KD_GATEWAY_HOST"] == "0.0.0.0", "the gateway must listen beyond the pod's loopback"
+    hpa = find("HorizontalPodAutoscaler", "gateway")["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "gateway"}
+    assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+
+
+def test_rayjob_runs_the_compose_training_and_export_on_the_cluster() -> None:
+    """The RayJob targets the RayCluster and runs the same two commands as the compose trainer/export."""
+    job, cluster = find("RayJob", "train-student-ka")["spec"], find("RayCluster", "kd-ray")
+    assert job["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    train, export = (shlex.split(part) for part in job["entrypoint"].split("&&"))
+    assert train == compose["trainer"]["command"][compose["trainer"]["command"].index("--") + 1 :]
+    assert export == compose["export"]["command"]
+    assert yaml.safe_load(job["runtimeEnvYAML"]) == {"working_dir": "/app"}
+    endpoint = next(arg.split("=", 1)[1] for arg in train if arg.startswith("teacher.endpoints="))
+    host, port = endpoint.split(":")
+    assert int(port) in {p["port"] for p in find("Service", host)["spec"]["ports"]}
+
+
+def test_raycluster_matches_the_images() -> None:
+    """rayVersion equals the Ray pinned in the images; GPU workers; head mounts what the job writes."""
+    dockerfile = (ROOT / "deploy" / "docker" / "cpu.Dockerfile").read_text()
+    ray_version = re.search(r"^ARG RAY_VERSION=(\S+)$", dockerfile, re.M)
+    assert ray_version is not None
+    spec = find("RayCluster", "kd-ray")["spec"]
+    assert spec["rayVersion"] == ray_version.group(1)
+    head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert {m["mountPath"] for m in head["volumeMounts"]} >= {"/data", "/checkpoints", "/models", "/dev/shm"}
+    for group in spec["workerGroupSpecs"]:
+        worker = group["template"]["spec"]["containers"][0]
+        assert worker["resources"]["limits"]["nvidia.com/gpu"] >= 1
+        assert group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
+
+
+@pytest.mark.parametrize(("owner", "template"), POD_TEMPLATES)
+def test_pods_run_as_the_images_non_root_user(owner: str, template: Doc) -> None:
+    """Every project pod runs as non-root; project images as the uid their Dockerfile sets."""
+    context = template["spec"]["securityContext"]
+    assert context["runAsNonRoot"] is True, owner
+    if template["spec"]["containers"][0]["image"].startswith("kd-distill"):
+        assert context["runAsUser"] == 10001, owner
+        for dockerfile in (ROOT / "deploy" / "docker").glob("*.Dockerfile"):
+            assert re.search(r"^USER 10001:10001$", dockerfile.read_text(), re.M), dockerfile.name
+
+
+def test_images_are_pinned_or_set_by_kustomize() -> None:
+    """A project image is named in kustomization `images` (which pins it); others carry a fixed tag."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    managed = {img["name"]: img for img in kustomization["images"]}
+    for img in managed.values():
+        assert img["newTag"] and img["newTag"] != "latest"
+    for owner, template in pod_templates():
+        for ctr in template["spec"]["containers"]:
+            image = ctr["image"]
+            pinned = ":" in image and not image.endswith(":latest")
+            assert image in managed or pinned, f"{owner}: image {image} is neither managed nor pinned"
+
+
+def test_kustomize_build_renders_a_valid_namespaced_set() -> None:
+    """`kubectl kustomize` (offline) renders every resource into namespace kd with pinned images."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed; the other tests check the same files without kustomize")
+    proc = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rendered = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert sorted(map(doc_id, rendered)) == sorted(map(doc_id, RESOURCES))
+    for doc in rendered:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "kd", doc_id(doc)
+    images = set(re.findall(r"image: (\S+)", proc.stdout))
+    assert images == {"kd-distill:0.1.0-cpu", "kd-distill:0.1.0-cuda", "redis:7.2.5-bookworm"}
