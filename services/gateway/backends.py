@@ -1,0 +1,117 @@
+"""Loading one model folder into something that translates: CTranslate2 for exports, PyTorch otherwise.
+
+A `LoadedModel` is immutable once built. The registry swaps whole `LoadedModel`s, and a request keeps
+the one it resolved, so a reload never changes a model under a running batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from s2s.checkpoint import Manifest, load_checkpoint
+from s2s.decoding import generate_nbest
+from s2s.export import Ct2Model, is_export, length_groups
+
+BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")
+
+
+class Backend(Protocol):
+    """Translates a batch of texts; called from a worker thread, never on the event loop."""
+
+    name: str
+    quantization: str
+    max_positions: int
+
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]: ...
+
+
+class Ct2Backend:
+    """An export served by CTranslate2 (the production path)."""
+
+    name = "ctranslate2"
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        self.model = Ct2Model(folder, threads=threads)
+        self.quantization = self.model.info.quantization
+        self.max_positions = self.model.info.max_source_positions
+        self.manifest = self.model.manifest
+
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+        return self.model.translate(texts, beam_size=beam_size, max_len=max_lengths, max_batch_size=len(texts))
+
+
+class TorchBackend:
+    """A plain checkpoint folder served by PyTorch (the fallback and the reference)."""
+
+    name = "pytorch"
+    quantization = "float32"
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        torch.set_num_threads(threads)  # process-wide: the gateway's CPU thread setting applies to PyTorch too
+        self.checkpoint = load_checkpoint(folder)
+        self.max_positions = int(self.checkpoint.model.config.max_position_embeddings)
+        self.manifest = self.checkpoint.manifest
+
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+        """Like `s2s.decoding.translate`, with one length limit per text (see `length_groups`)."""
+        model, tok = self.checkpoint.model, self.checkpoint.tokenizer
+        sources = tok.encode_batch(texts, "source", max_len=self.max_positions)
+        out = [""] * len(texts)
+        for limit, idx in length_groups(max_lengths, beam_size).items():
+            hyps = generate_nbest(model, [sources[i] for i in idx], tok.pad_id, beam_size, 1, limit)
+            for i, nbest in zip(idx, hyps, strict=True):
+                out[i] = tok.decode(nbest[0].ids[: max_lengths[i] - 1])
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One served model version: its id, backend and what `GET /v1/models` reports about it."""
+
+    id: str
+    folder: Path
+    backend: Backend
+    manifest: Manifest
+    bleu: float | None
+    size_bytes: int
+    loaded_at: float
+
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+        """Translate; each length limit is capped at the model's position limit (it cannot decode further)."""
+        caps = [min(n, self.backend.max_positions) for n in max_lengths]
+        return self.backend.translate(texts, beam_size, caps)
+
+
+def is_model_folder(folder: Path) -> bool:
+    """An export (CTranslate2) or a Hugging Face Marian checkpoint folder."""
+    return is_export(folder) or (folder / "config.json").is_file()
+
+
+def load_model(model_id: str, folder: Path, threads: int) -> LoadedModel:
+    """Load `folder` with the backend its files call for; raises `KDError` subclasses when unusable."""
+    backend: Ct2Backend | TorchBackend
+    if is_export(folder):
+        backend = Ct2Backend(folder, threads)
+        bleu = backend.model.info.bleu
+        size = backend.model.info.size_bytes
+    else:
+        backend = TorchBackend(folder, threads)
+        bleu, size = None, sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    if bleu is None:
+        bleu = manifest_bleu(backend.manifest)
+    return LoadedModel(model_id, folder, backend, backend.manifest, bleu, size, time.time())
+
+
+def manifest_bleu(manifest: Manifest) -> float | None:
+    """The BLEU recorded in a manifest's metrics, under whichever common key the trainer used."""
+    for key in BLEU_KEYS:
+        value = manifest.metrics.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return None

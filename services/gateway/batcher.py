@@ -1,0 +1,154 @@
+"""Dynamic batching: concurrent requests are queued and translated together in a worker thread.
+
+One asyncio task takes the first waiting request, then keeps collecting for up to `max_wait_ms` or until
+`max_batch` texts are gathered, groups what it has by (model version, beam size, max length) and runs
+each group as one backend call in a single worker thread, so the event loop never does model work.
+While a batch runs, new requests pile up in the queue and form the next, larger batch. A full queue
+answers 503 with `Retry-After` instead of letting latency grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from services.gateway.backends import LoadedModel
+from services.gateway.errors import NotReady, Overloaded
+from services.gateway.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    model: LoadedModel
+    texts: Sequence[str]
+    beam_size: int
+    max_length: int
+    future: asyncio.Future[list[str]]
+    enqueued: float = field(default_factory=time.perf_counter)
+    started: float = 0.0
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """Jobs with equal keys share a backend call: same model version and beam size, and for beam
+        search the same length limit (greedy outputs are cut to each limit afterwards)."""
+        return (id(self.model), self.beam_size, self.max_length if self.beam_size > 1 else 0)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Translations of one request with where its time went."""
+
+    translations: list[str]
+    queue_ms: float
+    compute_ms: float
+
+
+class Batcher:
+    """Queues translation requests and runs them in batches on one worker thread."""
+
+    def __init__(self, max_batch: int, max_wait_ms: float, queue_size: int, metrics: GatewayMetrics) -> None:
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.metrics = metrics
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-batch")
+        self._task: asyncio.Task[None] | None = None
+        self._carry: _Job | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-batcher")
+
+    async def stop(self) -> None:
+        """Stop the worker and fail what is still queued with a 503 (the server is shutting down)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        waiting = [self._carry] if self._carry else []
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        for job in waiting:
+            if not job.future.done():
+                job.future.set_exception(NotReady("the gateway is shutting down; retry on another replica"))
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, model: LoadedModel, texts: Sequence[str], beam_size: int, max_length: int
+                     ) -> BatchResult:
+        """Queue one request and wait for its translations."""
+        if not self.running:
+            raise NotReady("the gateway is not running its translation worker")
+        job = _Job(model, texts, beam_size, max_length, asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self.metrics.rejected.labels(reason="queue_full").inc()
+            raise Overloaded(f"the gateway is overloaded ({self._queue.maxsize} requests queued); "
+                             "retry after the time in the Retry-After header") from None
+        self.metrics.queue_depth.set(self._queue.qsize())
+        translations = await job.future
+        done = time.perf_counter()
+        return BatchResult(translations, (job.started - job.enqueued) * 1000, (done - job.started) * 1000)
+
+    async def _run(self) -> None:
+        while True:
+            jobs = await self._collect()
+            groups: dict[tuple[int, int, int], list[_Job]] = {}
+            for job in jobs:
+                groups.setdefault(job.key, []).append(job)
+            for group in groups.values():
+                await self._execute(group)
+
+    async def _collect(self) -> list[_Job]:
+        first = self._carry or await self._queue.get()
+        self._carry = None
+        jobs, size = [first], len(first.texts)
+        deadline = time.perf_counter() + self.max_wait_s
+        while size < self.max_batch:
+            try:
+                job = self._queue.get_nowait() if self._queue.qsize() else await asyncio.wait_for(
+                    self._queue.get(), timeout=max(deadline - time.perf_counter(), 0))
+            except TimeoutError:
+                break
+            if size + len(job.texts) > self.max_batch:
+                self._carry = job
+                break
+            jobs.append(job)
+            size += len(job.texts)
+        self.metrics.queue_depth.set(self._queue.qsize())
+        return jobs
+
+    async def _execute(self, group: list[_Job]) -> None:
+        live = [j for j in group if not j.future.done()]  # a client that went away is skipped
+        if not live:
+            return
+        texts = [t for job in live for t in job.texts]
+        limits = [job.max_length for job in live for _ in job.texts]
+        head = live[0]
+        started = time.perf_counter()
+        for job in live:
+            job.started = started
+        loop = asyncio.get_running_loop()
+        try:
+            out = await loop.run_in_executor(
+                self._executor, head.model.translate, texts, head.beam_size, limits)
+        except Exception as exc:  # delivered to each waiting request, mapped to a 500 there
+            log.exception("batch of %d texts failed on model %s", len(texts), head.model.id)
+            for job in live:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        self.metrics.observe_batch(head.model.id, len(live), len(texts), time.perf_counter() - started)
+        offset = 0
+        for job in live:
+            if not job.future.done():
+                job.future.set_result(out[offset: offset + len(job.texts)])
+            offset += len(job.texts)

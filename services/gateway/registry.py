@@ -1,0 +1,134 @@
+"""The set of served models: loaded at startup, refreshed by polling the folder or by an admin reload.
+
+Every change builds a new `dict` and replaces the old one in a single assignment (an atomic swap):
+requests that already resolved a model keep using that version until they finish, new requests see
+the new one. A folder that fails to load keeps its previous version in service and its error is kept
+for `/readyz` and the reload answer. While polling, a folder is loaded only once its files have stayed
+the same for two polls, so that a slow copy is not read half-written; an admin reload loads at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s2s.errors import KDError
+from services.gateway.backends import LoadedModel, is_model_folder, load_model
+from services.gateway.errors import UnknownModel
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What a refresh changed."""
+
+    loaded: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def folder_signature(folder: Path) -> Signature:
+    """Name, size and modification time of every file: changes whenever the folder is rewritten."""
+    stat = folder.stat()
+    entries = [(".", stat.st_ino, stat.st_mtime_ns)]
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            st = path.stat()
+            entries.append((path.name, st.st_size, st.st_mtime_ns))
+    return tuple(entries)
+
+
+def discover(models_dir: Path) -> dict[str, Path]:
+    """Model id → folder: every visible model sub-folder, or the folder itself when it is a model."""
+    if not models_dir.is_dir():
+        raise KDError(f"models folder {models_dir} does not exist; export a model into it with `kd export`")
+    if is_model_folder(models_dir):
+        return {models_dir.resolve().name: models_dir}
+    return {p.name: p for p in sorted(models_dir.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and is_model_folder(p)}
+
+
+class ModelRegistry:
+    """Holds the served models and refreshes them from `models_dir`."""
+
+    def __init__(self, models_dir: Path, threads: int, default_model: str | None = None) -> None:
+        self.models_dir = Path(models_dir)
+        self.threads = threads
+        self.default_model = default_model
+        self._models: dict[str, LoadedModel] = {}
+        self._signatures: dict[str, Signature] = {}
+        self._pending: dict[str, Signature] = {}
+        self.errors: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def models(self) -> dict[str, LoadedModel]:
+        """The current snapshot (never mutated; a refresh replaces it)."""
+        return self._models
+
+    def default_id(self) -> str | None:
+        """The configured default model when it is loaded, else the first id in order (None when empty)."""
+        models = self._models
+        if self.default_model in models:
+            return self.default_model
+        return min(models) if models else None
+
+    def resolve(self, model_id: str | None) -> LoadedModel:
+        """The model a request asked for, or the default one; unknown ids are a 404 listing the known."""
+        models = self._models
+        if model_id is None:
+            model_id = self.default_id()
+        if model_id is None or model_id not in models:
+            known = ", ".join(sorted(models)) or "none loaded"
+            raise UnknownModel(f"unknown model {model_id!r}; available models: {known} (see GET /v1/models)")
+        return models[model_id]
+
+    async def refresh(self, settle: bool = False) -> ReloadReport:
+        """Load new or changed folders, drop removed ones, then swap the snapshot in one assignment."""
+        async with self._lock:
+            found = await asyncio.to_thread(self._scan)
+            report = ReloadReport(removed=sorted(set(self._models) - set(found)))
+            models = {k: v for k, v in self._models.items() if k in found}
+            for model_id, (folder, sig) in found.items():
+                if self._signatures.get(model_id) == sig:
+                    report.unchanged.append(model_id)
+                elif settle and self._pending.get(model_id) != sig:
+                    self._pending[model_id] = sig
+                else:
+                    await self._load_into(models, model_id, folder, sig, report)
+            self._models = models
+            for gone in report.removed:
+                self._signatures.pop(gone, None)
+                self.errors.pop(gone, None)
+            return report
+
+    def _scan(self) -> dict[str, tuple[Path, Signature]]:
+        found = {}
+        for model_id, folder in discover(self.models_dir).items():
+            try:
+                found[model_id] = (folder, folder_signature(folder))
+            except FileNotFoundError:  # replaced between listing and stat: picked up next time
+                continue
+        return found
+
+    async def _load_into(self, models: dict[str, LoadedModel], model_id: str, folder: Path,
+                         sig: Signature, report: ReloadReport) -> None:
+        self._signatures[model_id] = sig
+        self._pending.pop(model_id, None)
+        try:
+            models[model_id] = await asyncio.to_thread(load_model, model_id, folder, self.threads)
+        except (KDError, OSError, ValueError, RuntimeError) as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("could not load model %s from %s: %s", model_id, folder, message)
+            self.errors[model_id] = message
+            report.failed[model_id] = message
+            return
+        self.errors.pop(model_id, None)
+        report.loaded.append(model_id)
+        log.info("loaded model %s (%s) from %s", model_id, models[model_id].backend.name, folder)

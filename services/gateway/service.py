@@ -1,0 +1,135 @@
+"""The gateway's behaviour behind the HTTP handlers: translate, list models, readiness, reload.
+
+`Gateway` owns the model registry, the batcher and the metrics, and runs their lifecycle (initial load,
+folder polling, worker start and stop). The handlers in `api.py` only call its methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+
+from s2s.errors import KDError
+from services.gateway.backends import LoadedModel
+from services.gateway.batcher import Batcher
+from services.gateway.errors import Forbidden, NotReady, Unauthorized
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.registry import ModelRegistry, ReloadReport
+from services.gateway.schemas import (
+    ModelInfo,
+    ModelsResponse,
+    ReadyResponse,
+    ReloadResponse,
+    Timings,
+    TranslateRequestBase,
+    TranslateResponse,
+)
+from services.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """One gateway instance."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.metrics = GatewayMetrics()
+        self.registry = ModelRegistry(settings.models_dir, settings.threads, settings.default_model)
+        self.batcher = Batcher(settings.max_batch, settings.max_wait_ms, settings.queue_size, self.metrics)
+        self._poll_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Load every model folder, start the batch worker and the folder poll."""
+        report = await self.registry.refresh()
+        self._record(report)
+        if not self.registry.models:
+            log.warning("no model could be loaded from %s; /readyz answers 503 until one appears",
+                        self.settings.models_dir)
+        self.batcher.start()
+        if self.settings.poll_seconds > 0:
+            self._poll_task = asyncio.create_task(self._poll(), name="gateway-poll")
+
+    async def stop(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+        await self.batcher.stop()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            try:
+                self._record(await self.registry.refresh(settle=True))
+            except (KDError, OSError) as exc:  # e.g. the folder was removed: keep serving, keep polling
+                log.warning("polling %s failed: %s", self.settings.models_dir, exc)
+
+    def _record(self, report: ReloadReport) -> None:
+        self.metrics.reloads.labels(result="loaded").inc(len(report.loaded))
+        self.metrics.reloads.labels(result="failed").inc(len(report.failed))
+        self.metrics.models_loaded.set(len(self.registry.models))
+
+    async def translate(self, request: TranslateRequestBase) -> TranslateResponse:
+        """Resolve the model, queue the texts for a batch, and answer with translations and timings."""
+        started = time.perf_counter()
+        model = self.registry.resolve(request.model)
+        result = await self.batcher.submit(model, request.inputs(), request.beam_size, request.max_length)
+        return TranslateResponse(
+            model=model.id, backend=model.backend.name, translations=result.translations,
+            translation=result.translations[0] if request.text is not None else None,
+            timings=Timings(queue_ms=round(result.queue_ms, 3), compute_ms=round(result.compute_ms, 3),
+                            total_ms=round((time.perf_counter() - started) * 1000, 3)))
+
+    def list_models(self) -> ModelsResponse:
+        models, default = self.registry.models, self.registry.default_id()
+        infos = [self._info(m, m.id == default) for _, m in sorted(models.items())]
+        return ModelsResponse(models=infos, default_model=default, errors=dict(self.registry.errors))
+
+    @staticmethod
+    def _info(model: LoadedModel, default: bool) -> ModelInfo:
+        m = model.manifest
+        return ModelInfo(
+            id=model.id, backend=model.backend.name, quantization=model.backend.quantization,
+            parameters=m.parameters, bleu=model.bleu, size_bytes=model.size_bytes,
+            vocab_fingerprint=m.vocab_fingerprint, source_model_id=m.model_id, parent_teacher=m.parent_teacher,
+            loaded_at=model.loaded_at, default=default)
+
+    def readiness(self) -> ReadyResponse:
+        """Ready when at least one model is loaded and the batch worker runs; else a 503."""
+        count = len(self.registry.models)
+        if not self.batcher.running:
+            raise NotReady("the translation worker is not running")
+        if count == 0:
+            errors = "; ".join(f"{k}: {v}" for k, v in self.registry.errors.items()) or "none found"
+            raise NotReady(f"no model loaded from {self.settings.models_dir} ({errors})")
+        return ReadyResponse(ready=True, models=count)
+
+    async def reload(self) -> ReloadResponse:
+        """Rescan the models folder now and load what changed (the admin endpoint)."""
+        report = await self.registry.refresh()
+        self._record(report)
+        return ReloadResponse(loaded=report.loaded, removed=report.removed, failed=report.failed,
+                              unchanged=report.unchanged)
+
+    def check_api_key(self, key: str | None) -> None:
+        """Translation requests need one of the API keys, when keys are configured."""
+        if self.settings.api_keys and not _matches(key, self.settings.api_keys):
+            raise Unauthorized("missing or invalid API key; send it in the X-API-Key header")
+
+    def check_admin_key(self, key: str | None) -> None:
+        """Admin requests need the admin key; without one configured the admin endpoints are off."""
+        if self.settings.admin_key is None:
+            raise Forbidden("admin endpoints are disabled; start the gateway with KD_GATEWAY_ADMIN_KEY set")
+        if not _matches(key, (self.settings.admin_key,)):
+            raise Unauthorized("missing or invalid admin key; send it in the X-API-Key header")
+
+
+def _matches(key: str | None, allowed: tuple[str, ...]) -> bool:
+    if not key:
+        return False
+    given = key.encode("utf-8", "surrogateescape")
+    return any(hmac.compare_digest(given, a.encode("utf-8")) for a in allowed)
