@@ -1,0 +1,135 @@
+"""`InProcessTeacher`: the teacher API of `teacher_client.TeacherClient`, run on a model in this process.
+
+Same methods, arguments, results and errors as the gRPC client, so trainers, tests and benchmarks can
+swap one for the other. No batching across callers, no cache, no network: requests larger than the token
+budget are split into chunks instead of being refused.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2s import teacher_ops as ops
+from s2s.checkpoint import Checkpoint, check_fingerprint, load_checkpoint
+from s2s.decoding import Hypothesis
+from s2s.device import pick_placement
+
+
+class InProcessTeacher:
+    """A teacher model loaded in this process, behind the `TeacherClient` API."""
+
+    def __init__(self, model: str | Path | Checkpoint, device: str = "auto", max_batch_tokens: int = 8192,
+                 max_k: int = 64, max_beam: int = 16, workers: int = 2) -> None:
+        if isinstance(model, Checkpoint):
+            self.checkpoint = model
+        else:
+            placement = pick_placement(device)
+            self.checkpoint = load_checkpoint(Path(model), device=placement.device, dtype=placement.dtype)
+        tok = self.checkpoint.tokenizer
+        self._model = self.checkpoint.model
+        self.limits = ops.limits_for(self._model, tok.vocab_size, max_k, max_beam, max_batch_tokens)
+        self._info = ops.TeacherInfo(
+            model_id=self.checkpoint.manifest.model_id, vocab_size=tok.vocab_size,
+            vocab_fingerprint=tok.fingerprint, pad_id=tok.pad_id, eos_id=tok.eos_id,
+            max_source_len=self.limits.max_source_len, max_target_len=self.limits.max_target_len,
+            max_k=self.limits.max_k, max_batch_tokens=max_batch_tokens)
+        self._forward_tokens = ops.forward_tokens(self._model, max_batch_tokens)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inproc-teacher")
+        self._lock = threading.Lock()
+        self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
+                                         "failovers": 0, "cache_hits": 0, "cache_misses": 0,
+                                         "teacher_wait_s": 0.0}
+
+    def info(self) -> ops.TeacherInfo:
+        """Identity and limits of the loaded model."""
+        return self._info
+
+    def check_compatible(self, vocab_fingerprint: str) -> ops.TeacherInfo:
+        """The info, after checking the caller's vocabulary is the teacher's (else VocabularyMismatchError)."""
+        check_fingerprint(vocab_fingerprint, self._info.vocab_fingerprint, "student vocabulary",
+                          f"teacher {self._info.model_id}")
+        return self._info
+
+    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[ops.TopKResult]:
+        """Per target position the top-k ids, their log q and the log of the remaining mass."""
+        with self._call(len(src)):
+            s, t = self._pairs(src, tgt)
+            ops.check_k(k, self.limits)
+            return ops.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
+
+    def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+              candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """log q of `candidates[i]` ([len(tgt[i]), c]) at every position of sentence i."""
+        with self._call(len(src)):
+            s, t = self._pairs(src, tgt)
+            cands = [ops.as_ids(c, f"sentence {i}: candidates", ndim=2) for i, c in enumerate(candidates)]
+            ops.check_candidates(t, cands, self.limits)
+            return ops.score(self._model, s, t, cands, self._info.pad_id, self._forward_tokens)
+
+    def generate(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
+                 max_len: int) -> list[list[Hypothesis]]:
+        """Beam search n-best lists for every source."""
+        with self._call(len(src)):
+            s = [ops.as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
+            ops.check_pairs(s, None, self.limits)
+            ops.check_generate(beam_size, nbest, max_len, self.limits)
+            return ops.nbest(self._model, s, self._info.pad_id, beam_size, nbest, max_len,
+                             self.limits.max_batch_tokens)
+
+    def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+                   k: int) -> Future[list[ops.TopKResult]]:
+        return self._pool.submit(self.topk, src, tgt, k)
+
+    def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+                    candidates: Sequence[np.ndarray]) -> Future[list[np.ndarray]]:
+        return self._pool.submit(self.score, src, tgt, candidates)
+
+    def generate_async(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
+                       max_len: int) -> Future[list[list[Hypothesis]]]:
+        return self._pool.submit(self.generate, src, beam_size, nbest, max_len)
+
+    def stats(self) -> dict[str, Any]:
+        """Calls, sentences, errors and seconds spent in teacher calls (no cache or retries in-process)."""
+        with self._lock:
+            return dict(self._stats)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> InProcessTeacher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pairs(self, src: Sequence[Sequence[int]],
+               tgt: Sequence[Sequence[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        s = [ops.as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
+        t = [ops.as_ids(x, f"sentence {i}: target") for i, x in enumerate(tgt)]
+        ops.check_pairs(s, t, self.limits)
+        return s, t
+
+    @contextmanager
+    def _call(self, sentences: int) -> Iterator[None]:
+        start = time.perf_counter()
+        failed = False
+        try:
+            yield
+        except Exception:
+            failed = True
+            raise
+        finally:
+            with self._lock:
+                self._stats["requests"] += 1
+                self._stats["sentences"] += sentences
+                self._stats["errors"] += int(failed)
+                self._stats["teacher_wait_s"] += time.perf_counter() - start
+

@@ -1,0 +1,156 @@
+"""The teacher engine: checks a request, answers what it can from the cache, batches the rest on the model.
+
+Handlers call exactly one engine method per RPC with plain numpy inputs and get plain results back
+(`Reply`: results in request order plus how many sentences came from the cache). TopK and Generate are
+cached per sentence; Score is not (its candidates are the student's own samples and rarely repeat).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from s2s import teacher_ops as ops
+from s2s.checkpoint import Checkpoint
+from s2s.decoding import Hypothesis
+from services.teacher import cache_codec as codec
+from services.teacher.batcher import DynamicBatcher
+from services.teacher.cache import ResultCache
+from services.teacher.config import ServerConfig
+from services.teacher.metrics import TeacherMetrics
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+_MAX_WAIT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Reply(Generic[R]):
+    """Per-sentence results in request order, and how many came from the cache or the model."""
+
+    results: list[R]
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What `Info` answers: the client-visible info plus the server's own identity details."""
+
+    teacher: ops.TeacherInfo
+    teacher_id: str
+    max_beam: int
+    device: str
+
+
+class TeacherEngine:
+    """Validation, cache and batching around one loaded teacher model."""
+
+    def __init__(self, checkpoint: Checkpoint, config: ServerConfig, cache: ResultCache, metrics: TeacherMetrics,
+                 device: str) -> None:
+        tok = checkpoint.tokenizer
+        self._model = checkpoint.model
+        self._cache = cache
+        self._metrics = metrics
+        self.limits = ops.limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam,
+                                     config.max_batch_tokens)
+        teacher = ops.TeacherInfo(
+            model_id=checkpoint.manifest.model_id, vocab_size=tok.vocab_size, vocab_fingerprint=tok.fingerprint,
+            pad_id=tok.pad_id, eos_id=tok.eos_id, max_source_len=self.limits.max_source_len,
+            max_target_len=self.limits.max_target_len, max_k=self.limits.max_k,
+            max_batch_tokens=config.max_batch_tokens)
+        self._info = ServerInfo(teacher, codec.teacher_id(checkpoint.manifest.model_id, checkpoint.path),
+                                config.max_beam, device)
+        self._batcher = DynamicBatcher(self._run, metrics, config.max_batch_tokens, config.max_wait_ms / 1000,
+                                       config.dynamic_batching)
+
+    def info(self) -> ServerInfo:
+        return self._info
+
+    def topk(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int,
+             timeout_s: float | None = None) -> Reply[ops.TopKResult]:
+        """Top-k with remaining mass per target position, cached per sentence."""
+        ops.check_pairs(src, tgt, self.limits)
+        ops.check_k(k, self.limits)
+        costs = self._charge("topk", [ops.pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
+        keys = [self._key("topk", codec.topk_params(k), s, t) for s, t in zip(src, tgt, strict=True)]
+        return self._cached("topk", k, keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
+                            lambda r: codec.encode_topk(r, self.limits.vocab_size), codec.decode_topk)
+
+    def score(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], candidates: Sequence[np.ndarray],
+              timeout_s: float | None = None) -> Reply[np.ndarray]:
+        """log q of caller-chosen candidates per target position (not cached)."""
+        ops.check_pairs(src, tgt, self.limits)
+        ops.check_candidates(tgt, candidates, self.limits)
+        costs = self._charge("score", [ops.pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
+        inputs = list(zip(src, tgt, candidates, strict=True))
+        return Reply(self._compute("score", None, inputs, sum(costs), timeout_s), 0, 0)
+
+    def generate(self, src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int,
+                 timeout_s: float | None = None) -> Reply[list[Hypothesis]]:
+        """Beam search n-best lists, cached per sentence."""
+        ops.check_pairs(src, None, self.limits)
+        ops.check_generate(beam_size, nbest, max_len, self.limits)
+        costs = self._charge("generate", [ops.generate_cost(s, beam_size, max_len) for s in src])
+        params = codec.generate_params(beam_size, nbest, max_len)
+        keys = [self._key("generate", params, s, None) for s in src]
+        return self._cached("generate", (beam_size, nbest, max_len), keys, list(src), costs, timeout_s,
+                            lambda h: codec.encode_nbest(h, self.limits.vocab_size), codec.decode_nbest)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Finish queued model work and release the cache connection."""
+        self._batcher.close(timeout_s)
+        self._cache.close()
+
+    def _charge(self, op: str, costs: list[int]) -> list[int]:
+        ops.check_budget(sum(costs), self.limits)
+        self._metrics.request_tokens.labels(op).inc(sum(costs))
+        return costs
+
+    def _key(self, op: str, params: str, src: np.ndarray, tgt: np.ndarray | None) -> str:
+        return codec.cache_key(self._info.teacher_id, self._info.teacher.vocab_fingerprint, op, params, src, tgt)
+
+    def _cached(self, op: str, params: Hashable, keys: list[str], inputs: list[Any], costs: list[int],
+                timeout_s: float | None, encode: Callable[[R], bytes], decode: Callable[[bytes], R]) -> Reply[R]:
+        results: list[R | None] = [None] * len(keys)
+        missing = []
+        for i, value in enumerate(self._cache.get_many(keys)):
+            try:
+                results[i] = decode(value) if value is not None else None
+            except codec.CacheValueError as exc:
+                log.debug("ignoring unreadable cache value for %s: %s", keys[i], exc)
+            if results[i] is None:
+                missing.append(i)
+        self._metrics.cache_hits.labels(op).inc(len(keys) - len(missing))
+        self._metrics.cache_misses.labels(op).inc(len(missing))
+        if missing:
+            computed = self._compute(op, params, [inputs[i] for i in missing], sum(costs[i] for i in missing),
+                                     timeout_s)
+            for i, result in zip(missing, computed, strict=True):
+                results[i] = result
+            self._cache.put_many({keys[i]: encode(r) for i, r in zip(missing, computed, strict=True)})
+        return Reply([r for r in results if r is not None], len(keys) - len(missing), len(missing))
+
+    def _compute(self, op: str, params: Hashable, inputs: list[Any], tokens: int, timeout_s: float | None) -> list[Any]:
+        future = self._batcher.submit(op, params, inputs, tokens)
+        try:
+            return future.result(timeout=min(timeout_s, _MAX_WAIT_S) if timeout_s is not None else _MAX_WAIT_S)
+        except FutureTimeout:
+            future.cancel()
+            raise
+
+    def _run(self, op: str, params: Any, inputs: list[Any]) -> list[Any]:
+        """Run one merged batch on the model (called by the batcher's worker thread only)."""
+        pad, budget = self._info.teacher.pad_id, ops.forward_tokens(self._model, self.limits.max_batch_tokens)
+        if op == "topk":
+            return ops.topk(self._model, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
+        if op == "score":
+            return ops.score(self._model, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
+                             [c for _, _, c in inputs], pad, budget)
+        beam_size, nbest, max_len = params
+        return ops.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens)

@@ -1,0 +1,43 @@
+"""The one place that maps errors to gRPC status codes (handlers never choose a code themselves).
+
+Teacher errors carry their status name (`TeacherInputError` -> INVALID_ARGUMENT, `TeacherLimitError` ->
+RESOURCE_EXHAUSTED, shutdown -> UNAVAILABLE); malformed tensors are INVALID_ARGUMENT; a request that waited
+past its deadline is DEADLINE_EXCEEDED; anything else is a bug, logged with its traceback and answered
+INTERNAL without internals in the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import NoReturn
+
+import grpc
+
+from kdproto.tensors import TensorError
+from s2s.teacher_ops import TeacherError
+
+log = logging.getLogger(__name__)
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a failed request answers with."""
+    if isinstance(exc, TeacherError):
+        code = grpc.StatusCode.__members__.get(exc.code, grpc.StatusCode.INTERNAL)
+        return code, str(exc)
+    if isinstance(exc, TensorError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, FutureTimeout | TimeoutError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "the teacher did not finish before the request's deadline"
+    return grpc.StatusCode.INTERNAL, f"internal teacher error ({type(exc).__name__}); details are in the server log"
+
+
+def abort(context: grpc.ServicerContext, exc: BaseException, op: str) -> NoReturn:
+    """End the RPC with the status for `exc` (logging unexpected errors with their traceback)."""
+    code, message = status_for(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.error("%s failed unexpectedly", op, exc_info=exc)
+    else:
+        log.debug("%s refused: %s %s", op, code.name, message)
+    context.abort(code, message)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover

@@ -1,0 +1,221 @@
+"""`TeacherClient`: the trainer's handle on one or more teacher replicas over gRPC.
+
+Each call is split into requests within the teacher's token budget (`Info.max_batch_tokens`); requests
+are spread round-robin over the replicas and sent in parallel; each has a deadline (`timeout_s`) and is
+retried with exponential backoff on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...), moving to
+another replica first (failover). Before a replica gets work its `Info` is checked: every replica must
+have the same vocabulary, and the one the caller passed to `check_compatible`. Bad input is not retried:
+it raises `TeacherInputError` / `TeacherLimitError` with the server's message.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+
+from kdproto import teacher_pb2 as pb
+from s2s import teacher_ops as ops
+from s2s.checkpoint import check_fingerprint
+from s2s.decoding import Hypothesis
+from teacher_client import wire
+from teacher_client.endpoints import Endpoint, EndpointPool, parse_endpoints
+
+R = TypeVar("R")
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                       grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED})
+_ERRORS: dict[grpc.StatusCode, type[ops.TeacherError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: ops.TeacherInputError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ops.TeacherLimitError,
+}
+
+
+class TeacherClient:
+    """Batched TopK / Score / Generate against teacher replicas, synchronously or as futures."""
+
+    def __init__(self, endpoints: Sequence[str] | str, timeout_s: float = 60.0, retries: int = 3,
+                 max_message_mb: int = 64, backoff_s: float = 0.1, max_backoff_s: float = 2.0) -> None:
+        targets = parse_endpoints(endpoints)
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._backoff = (backoff_s, max_backoff_s)
+        self._pool = EndpointPool(targets, max_message_mb * 1024 * 1024)
+        self._calls = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-call")
+        self._chunks = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-rpc")
+        self._lock = threading.Lock()
+        self._info: ops.TeacherInfo | None = None
+        self._expected_fp: str | None = None
+        self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
+                                         "failovers": 0, "cache_hits": 0, "cache_misses": 0, "teacher_wait_s": 0.0}
+
+    def info(self) -> ops.TeacherInfo:
+        """The teacher's identity and limits (asked once, from the first replica that answers)."""
+        if self._info is None:
+            self._with_retries(self._verify)
+        assert self._info is not None
+        return self._info
+
+    def check_compatible(self, vocab_fingerprint: str) -> ops.TeacherInfo:
+        """The info, after checking the teacher uses the caller's vocabulary (VocabularyMismatchError if not);
+        replicas checked later are held to the same fingerprint."""
+        self._expected_fp = vocab_fingerprint
+        info = self.info()
+        check_fingerprint(vocab_fingerprint, info.vocab_fingerprint, "student vocabulary", f"teacher {info.model_id}")
+        return info
+
+    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[ops.TopKResult]:
+        """Per target position of every sentence: top-k ids, their log q, log of the remaining mass."""
+        with self._tracked(len(src)):
+            s, t = _ids(src, "source"), _ids(tgt, "target")
+            _same_length(s, t, "targets")
+            groups = self._split([ops.pair_cost(a, b) for a, b in zip(s, t, strict=True)])
+            return self._send("TopK", [(wire.topk_request([s[i] for i in g], [t[i] for i in g], k), len(g))
+                                       for g in groups], wire.topk_results)
+
+    def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+              candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """log q of `candidates[i]` ([len(tgt[i]), c] ids) at every position: [len(tgt[i]), c] float32."""
+        with self._tracked(len(src)):
+            s, t = _ids(src, "source"), _ids(tgt, "target")
+            c = [ops.as_ids(x, f"sentence {i}: candidates", ndim=2) for i, x in enumerate(candidates)]
+            _same_length(s, t, "targets")
+            _same_length(s, c, "candidate arrays")
+            groups = self._split([ops.pair_cost(a, b) for a, b in zip(s, t, strict=True)])
+            return self._send("Score", [(wire.score_request([s[i] for i in g], [t[i] for i in g], [c[i] for i in g]),
+                                         len(g)) for g in groups], wire.score_results)
+
+    def generate(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
+                 max_len: int) -> list[list[Hypothesis]]:
+        """Beam search n-best lists (ids end in </s>, scores length-normalised) for every source."""
+        with self._tracked(len(src)):
+            s = _ids(src, "source")
+            groups = self._split([ops.generate_cost(a, beam_size, max_len) for a in s])
+            return self._send("Generate", [(wire.generate_request([s[i] for i in g], beam_size, nbest, max_len),
+                                            len(g)) for g in groups], wire.generate_results)
+
+    def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+                   k: int) -> Future[list[ops.TopKResult]]:
+        return self._calls.submit(self.topk, src, tgt, k)
+
+    def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
+                    candidates: Sequence[np.ndarray]) -> Future[list[np.ndarray]]:
+        return self._calls.submit(self.score, src, tgt, candidates)
+
+    def generate_async(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
+                       max_len: int) -> Future[list[list[Hypothesis]]]:
+        return self._calls.submit(self.generate, src, beam_size, nbest, max_len)
+
+    def stats(self) -> dict[str, Any]:
+        """Calls, sentences, RPCs, errors, retries, failovers, cache hits/misses the server reported, and
+        seconds spent in teacher calls (`teacher_wait_s`)."""
+        with self._lock:
+            return dict(self._stats)
+
+    def close(self) -> None:
+        self._calls.shutdown(wait=True)
+        self._chunks.shutdown(wait=True)
+        self._pool.close()
+
+    def __enter__(self) -> TeacherClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _split(self, costs: list[int]) -> list[list[int]]:
+        return ops.split_by_budget(costs, self.info().max_batch_tokens) or [[]]
+
+    @contextmanager
+    def _tracked(self, sentences: int) -> Iterator[None]:
+        """Count one API call: its sentences, whether it failed, and how long the caller waited."""
+        start = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            self._count(errors=1)
+            raise
+        finally:
+            self._count(requests=1, sentences=sentences, teacher_wait_s=time.perf_counter() - start)
+
+    def _send(self, method: str, requests: list[tuple[Any, int]], decode: Callable[[Any, int], list[R]]) -> list[R]:
+        """Send the requests of one call (in parallel when there are several) and join their results."""
+        if len(requests) == 1:
+            parts = [self._rpc(method, *requests[0], decode)]
+        else:
+            futures = [self._chunks.submit(self._rpc, method, req, n, decode) for req, n in requests]
+            parts = [f.result() for f in futures]
+        return [r for part in parts for r in part]
+
+    def _rpc(self, method: str, request: Any, expected: int, decode: Callable[[Any, int], list[R]]) -> list[R]:
+        def attempt(endpoint: Endpoint) -> Any:
+            self._verify(endpoint)
+            self._count(rpcs=1)
+            return getattr(endpoint.stub, method)(request, timeout=self.timeout_s)
+
+        response = self._with_retries(attempt)
+        hits, misses = wire.cache_counts(response)
+        self._count(cache_hits=hits, cache_misses=misses)
+        return decode(response, expected)
+
+    def _with_retries(self, attempt: Callable[[Endpoint], R]) -> R:
+        tried: set[str] = set()
+        for n in range(self.retries + 1):
+            endpoint = self._pool.pick(tried)
+            try:
+                result = attempt(endpoint)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or n == self.retries:
+                    raise _to_error(exc, endpoint.target) from None
+                self._pool.mark_down(endpoint)
+                tried.add(endpoint.target)
+                self._count(retries=1, failovers=int(len(tried) < len(self._pool.endpoints)))
+                if len(tried) >= len(self._pool.endpoints):
+                    time.sleep(min(self._backoff[1], self._backoff[0] * 2**n) * random.uniform(0.5, 1.0))
+                continue
+            self._pool.mark_up(endpoint)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _verify(self, endpoint: Endpoint) -> None:
+        """Ask a replica's Info once; its vocabulary must match the other replicas' and the caller's."""
+        if endpoint.verified:
+            return
+        info = wire.info_from(endpoint.stub.Info(pb.InfoRequest(), timeout=self.timeout_s))
+        with self._lock:
+            reference = self._info or info
+            self._info = reference
+        check_fingerprint(reference.vocab_fingerprint, info.vocab_fingerprint,
+                          f"teacher {reference.model_id}", f"replica {endpoint.target}")
+        if self._expected_fp is not None:
+            check_fingerprint(self._expected_fp, info.vocab_fingerprint, "student vocabulary",
+                              f"replica {endpoint.target}")
+        endpoint.verified = True
+
+    def _count(self, **deltas: float) -> None:
+        with self._lock:
+            for key, value in deltas.items():
+                self._stats[key] += value
+
+
+def _ids(seqs: Sequence[Sequence[int]], side: str) -> list[np.ndarray]:
+    return [ops.as_ids(s, f"sentence {i}: {side}") for i, s in enumerate(seqs)]
+
+
+def _same_length(src: list[np.ndarray], other: Sequence[Any], what: str) -> None:
+    if len(other) != len(src):
+        raise ops.TeacherInputError(f"ragged batch: {len(src)} sources but {len(other)} {what}")
+
+
+def _to_error(exc: grpc.RpcError, target: str) -> ops.TeacherError:
+    code = exc.code()
+    kind = _ERRORS.get(code)
+    if kind is not None:
+        return kind(str(exc.details()))
+    return ops.TeacherError(f"teacher at {target} failed: {code.name}: {exc.details()}", code=code.name)
