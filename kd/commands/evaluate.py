@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1 = greedy); default 1,5")
     ev.add_argument("--out", type=Path, default=None, help="folder for results.json and hypotheses")
     ev.add_argument("--max-tokens", type=int, default=4096, help="source tokens per decoding batch")
+    ev.add_argument("--max-len", type=int, default=256, help="longest output in tokens (default 256)")
     ev.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     ev.set_defaults(func=run_evaluate)
     tr = sub.add_parser("translate", help="translate text given as arguments or on standard input")
@@ -51,7 +52,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     results: list[EvalResult] = []
     for beam in beams:
         result, hyps = evaluate_decoding(ckpt.model, ckpt.tokenizer, corpus.sources(), corpus.targets(), beam,
-                                         max_tokens=args.max_tokens)
+                                         max_len=args.max_len, max_tokens=args.max_tokens)
         results.append(result)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)

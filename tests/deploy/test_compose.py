@@ -37,7 +37,8 @@ EXPECTED_COMMANDS: dict[str, str] = {
     "trainer": (
         "ray job submit --address http://ray-head:8265 --working-dir /app -- python -m student_trainer "
         "--recipe student_trainer/recipes/ka.yaml --set teacher.endpoints=teacher:50051 "
-        "--set output_dir=/checkpoints/student-ka"
+        "--set output_dir=/checkpoints/student-ka --set data.train=/data/bible-es-en/train.tsv "
+        "--set data.valid=/data/bible-es-en/valid.tsv --set student.tokenizer=/models/teacher"
     ),
     "export": (
         "kd export --model /checkpoints/student-ka/final --out /models/served/student-ka --quantization int8"

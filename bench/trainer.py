@@ -1,0 +1,144 @@
+"""Trainer benchmark: student tokens/s of one Word-KD recipe with the teacher in-process, over gRPC with a
+cold cache, and over gRPC with a warm Redis cache, in one run.
+
+    python -m bench.trainer [--steps 60] [--max-tokens 2048] [--threads 1]
+                            [--out bench/results/trainer.json] [--update-doc docs/trainer.md]
+
+Every mode trains the same recipe (same student, seed, data order and batches) through the real trainer
+on local Ray (Ray Train, one worker). Throughput is target tokens per second of training-loop wall time,
+taken from the trainer's own `metrics.jsonl` without the first logging interval (start-up). The student
+and the teacher get the same CPU threads in every mode: in-process they share the worker process; over
+gRPC the teacher runs in its own server process (`python -m services.teacher`) with a Redis cache,
+which is flushed before the cold run and left full for the warm run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+import torch
+
+from services.teacher.launch import RedisProcess, TeacherProcess
+from student_trainer.launch import train
+from student_trainer.metrics import read_metrics
+from student_trainer.recipe_io import load_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TEACHER = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
+DOC_START, DOC_END = "<!-- bench:trainer:start -->", "<!-- bench:trainer:end -->"
+MODES = ("in_process", "grpc_cold", "grpc_warm")
+
+
+def _overrides(args: argparse.Namespace, out: Path, teacher: dict[str, str]) -> list[str]:
+    sets = [f"max_steps={args.steps}", f"log_every={args.log_every}", "eval_every=0",
+            f"checkpoint_every={args.steps}", f"output_dir={out}", f"data.max_tokens={args.max_tokens}",
+            "data.valid_sentences=0", f"ray.torch_threads={args.threads}", f"loss.k={args.k}",
+            f"student.preset={args.preset}", "teacher.endpoints=null", "teacher.in_process=null"]
+    return sets + [f"teacher.{key}={value}" for key, value in teacher.items()]
+
+
+def _throughput(metrics_file: Path) -> dict[str, Any]:
+    """Tokens/s, teacher wait share and cache hit rate over the logging intervals after the first."""
+    records = [r for r in read_metrics(metrics_file) if r["event"] == "train"][1:]
+    if not records:
+        raise SystemExit(f"{metrics_file}: too few logging intervals; raise --steps")
+    seconds = sum(r["interval_s"] for r in records)
+    tokens = sum(r["tokens_per_s"] * r["interval_s"] for r in records)
+    wait = sum(r["teacher_wait_s"] for r in records)
+    rates = [r["cache_hit_rate"] for r in records if r["cache_hit_rate"] is not None]
+    return {"tokens_per_s": tokens / seconds, "seconds": seconds, "target_tokens": int(tokens),
+            "teacher_wait_frac": wait / seconds, "cache_hit_rate": sum(rates) / len(rates) if rates else None,
+            "intervals_measured": len(records)}
+
+
+def _run(args: argparse.Namespace, mode: str, work: Path, teacher: dict[str, str]) -> dict[str, Any]:
+    out = work / mode
+    recipe = load_recipe("word_kd", _overrides(args, out, teacher))
+    start = time.perf_counter()
+    train(recipe)
+    result = {"mode": mode, **_throughput(out / "metrics.jsonl"), "wall_s": time.perf_counter() - start}
+    print(f"[bench] {mode}: {result['tokens_per_s']:.0f} student tokens/s, teacher wait "
+          f"{100 * result['teacher_wait_frac']:.0f}%, cache hit rate {result['cache_hit_rate']}", flush=True)
+    return result
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """The three modes, one after the other, with one Redis and one teacher server process."""
+    work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
+    redis_proc = RedisProcess(maxmemory="512mb").start()
+    server = TeacherProcess(args.teacher, ["--redis-url", redis_proc.url, "--threads", str(args.threads),
+                                           "--device", "cpu"]).start()
+    try:
+        results = [_run(args, "in_process", work, {"in_process": str(args.teacher)})]
+        redis.Redis.from_url(redis_proc.url).flushdb()
+        results.append(_run(args, "grpc_cold", work, {"endpoints": server.target}))
+        results.append(_run(args, "grpc_warm", work, {"endpoints": server.target}))
+    finally:
+        server.stop()
+        redis_proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    base = results[0]["tokens_per_s"]
+    for r in results:
+        r["vs_in_process"] = r["tokens_per_s"] / base
+    return {"benchmark": "trainer", "recipe": "word_kd", "steps": args.steps, "max_tokens": args.max_tokens,
+            "student": args.preset, "teacher": str(args.teacher), "k": args.k, "threads": args.threads,
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                        "cuda": torch.cuda.is_available()},
+            "results": results, "target": "grpc_warm >= 1.0x in_process",
+            "target_met": results[2]["vs_in_process"] >= 1.0}
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    lines = ["| teacher | student tokens/s | vs in-process | teacher wait | cache hit rate |",
+             "| --- | --- | --- | --- | --- |"]
+    names = {"in_process": "in-process", "grpc_cold": "gRPC, cold cache", "grpc_warm": "gRPC, warm cache"}
+    for r in report["results"]:
+        hit = "-" if r["cache_hit_rate"] is None else f"{100 * r['cache_hit_rate']:.0f}%"
+        lines.append(f"| {names[r['mode']]} | {r['tokens_per_s']:.0f} | {r['vs_in_process']:.2f}x | "
+                     f"{100 * r['teacher_wait_frac']:.0f}% | {hit} |")
+    return "\n".join(lines)
+
+
+def update_doc(doc: Path, table: str) -> None:
+    text = doc.read_text(encoding="utf-8")
+    if DOC_START not in text or DOC_END not in text:
+        raise SystemExit(f"{doc} has no {DOC_START} ... {DOC_END} section to fill in")
+    head, rest = text.split(DOC_START, 1)
+    _, tail = rest.split(DOC_END, 1)
+    doc.write_text(f"{head}{DOC_START}\n{table}\n{DOC_END}{tail}", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--teacher", type=Path, default=DEFAULT_TEACHER, help="teacher model folder")
+    parser.add_argument("--preset", default="student-tiny", help="student preset")
+    parser.add_argument("--steps", type=int, default=60, help="training steps per mode")
+    parser.add_argument("--log-every", type=int, default=10, help="steps per logging interval")
+    parser.add_argument("--max-tokens", type=int, default=2048, help="batch token budget")
+    parser.add_argument("--k", type=int, default=8, help="teacher top-k")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the student and of the teacher")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "trainer.json")
+    parser.add_argument("--update-doc", type=Path, default=None, help="fill the table in this markdown file")
+    args = parser.parse_args(argv)
+    report = run_all(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    table = markdown_table(report)
+    print(table)
+    if args.update_doc is not None:
+        update_doc(args.update_doc, table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Sequence-level distillation data: the Seq-KD and Seq-Inter corpora made through the teacher's Generate.
+
+For every row of a TSV the teacher's beam search gives an n-best list. Seq-KD keeps the best beam
+output; Seq-Inter keeps the n-best candidate with the highest sentence BLEU (sacrebleu) against the
+reference. Both are written as TSVs with the input's columns, the target column replaced. The rows are
+cut into chunks that run as Ray tasks; each finished chunk is kept under `out/chunks/`, so an
+interrupted run resumes where it stopped, and the teacher service's Redis cache answers repeated
+Generate requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sacrebleu
+from tqdm import tqdm
+
+from s2s.errors import DataError, KDError
+from s2s.tokenizer import Tokenizer
+from student_trainer.distill_io import SourceTable, read_table, write_atomic
+from student_trainer.recipe import REFERENCE_TEACHER, shared_path
+
+log = logging.getLogger(__name__)
+OUTPUTS = ("seq_kd", "seq_inter")
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """What to distil: teacher endpoints, input TSV, output folder, beam settings and chunking."""
+
+    teacher: str
+    data: str
+    out_dir: str
+    beam: int = 5
+    nbest: int = 5
+    max_len: int = 128
+    chunk_size: int = 256
+    parallel: int = 2
+    src_col: str = "es"
+    tgt_col: str = "en"
+    tokenizer: str = shared_path(REFERENCE_TEACHER)
+    timeout_s: float = 600.0
+
+    def check(self) -> None:
+        """Refuse impossible settings before any work."""
+        if self.beam < 1 or not 1 <= self.nbest <= self.beam:
+            raise KDError(f"--nbest must be between 1 and --beam ({self.beam}), got {self.nbest}")
+        for name in ("max_len", "chunk_size", "parallel"):
+            if getattr(self, name) < 1:
+                raise KDError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DistillOutcome:
+    """The written corpora and how the run went."""
+
+    paths: dict[str, Path]
+    rows: int
+    skipped_rows: int
+    chunks: int
+    chunks_reused: int
+    teacher_id: str
+
+
+def best_by_bleu(candidates: Sequence[str], reference: str) -> int:
+    """Index of the candidate with the highest sentence BLEU against `reference` (first one on ties)."""
+    scores = [sacrebleu.sentence_bleu(c, [reference]).score for c in candidates]
+    return max(range(len(candidates)), key=lambda i: (scores[i], -i))
+
+
+def distil_rows(teacher: Any, tokenizer: Tokenizer, sources: Sequence[str], references: Sequence[str],
+                beam: int, nbest: int, max_len: int, max_source_len: int) -> dict[str, list[str]]:
+    """Seq-KD and Seq-Inter targets of some sentences (one Generate call, split by the client)."""
+    src_ids = [tokenizer.encode_source(s, max_source_len) for s in sources]
+    nbests = teacher.generate(src_ids, beam, nbest, max_len)
+    out: dict[str, list[str]] = {name: [] for name in OUTPUTS}
+    for hyps, ref in zip(nbests, references, strict=True):
+        texts = [_clean(tokenizer.decode(h.ids)) for h in hyps]
+        out["seq_kd"].append(texts[0])
+        out["seq_inter"].append(texts[best_by_bleu(texts, ref)])
+    return out
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _chunk_task(spec_data: dict[str, Any], sources: list[str], references: list[str]) -> dict[str, list[str]]:
+    """One Ray task: its own teacher client, one chunk of rows."""
+    from teacher_client import TeacherClient
+
+    spec = DistillSpec(**spec_data)
+    tokenizer = Tokenizer(Path(spec.tokenizer))
+    with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
+        info = teacher.info()
+        return distil_rows(teacher, tokenizer, sources, references, spec.beam, spec.nbest,
+                           min(spec.max_len, info.max_target_len), info.max_source_len)
+
+
+def distill_data(spec: DistillSpec) -> DistillOutcome:
+    """Generate (or finish generating) both corpora; see the module docstring."""
+    from teacher_client import TeacherClient
+
+    spec.check()
+    tokenizer = Tokenizer(Path(spec.tokenizer))
+    with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
+        info = teacher.check_compatible(tokenizer.fingerprint)
+    table = read_table(Path(spec.data), spec.src_col, spec.tgt_col)
+    out = Path(spec.out_dir)
+    chunk_dir = out / "chunks"
+    _claim_output(out, spec, info.model_id, table)
+    chunks = [range(i, min(i + spec.chunk_size, len(table.rows))) for i in range(0, len(table.rows), spec.chunk_size)]
+    todo = [c for c, _ in enumerate(chunks) if not all(_chunk_path(chunk_dir, c, n).is_file() for n in OUTPUTS)]
+    _run_chunks(spec, table, chunks, todo, chunk_dir)
+    paths = {name: _assemble(out / f"{name}.tsv", table, chunk_dir, len(chunks), name) for name in OUTPUTS}
+    return DistillOutcome(paths, len(table.rows), table.skipped, len(chunks), len(chunks) - len(todo), info.model_id)
+
+
+def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, table: SourceTable) -> None:
+    """Record the settings in `out/params.json`; refuse a folder made with other settings."""
+    params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": len(table.rows),
+              "data": str(Path(spec.data).resolve()), "tokenizer": str(Path(spec.tokenizer).resolve())}
+    for key in ("out_dir", "parallel", "timeout_s", "teacher"):
+        params.pop(key)
+    path = out / "params.json"
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
+        if diff:
+            raise DataError(f"{out} holds chunks made with other settings ({', '.join(diff)} differ); "
+                            "use another --out folder or delete this one")
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(params, indent=2) + "\n")
+
+
+def _chunk_path(chunk_dir: Path, index: int, name: str) -> Path:
+    return chunk_dir / f"{index:06d}.{name}.txt"
+
+
+def _run_chunks(spec: DistillSpec, table: SourceTable, chunks: list[range], todo: list[int], chunk_dir: Path) -> None:
+    """Run the missing chunks as Ray tasks, at most `spec.parallel` at a time, keeping each as it lands."""
+    if not todo:
+        return
+    import ray
+
+    from student_trainer.launch import ensure_ray
+
+    ensure_ray()
+    task = ray.remote(num_cpus=0.5, max_retries=2)(_chunk_task)
+    spec_data = asdict(spec)
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+    queue, running = list(todo), dict[Any, int]()
+    with tqdm(total=len(todo), desc="distil chunks", unit="chunk", disable=not os.isatty(2)) as bar:
+        while queue or running:
+            while queue and len(running) < spec.parallel:
+                c = queue.pop(0)
+                rows = [table.rows[i] for i in chunks[c]]
+                ref = task.remote(spec_data, [r.src for r in rows], [r.tgt for r in rows])
+                running[ref] = c
+            done, _ = ray.wait(list(running), num_returns=1)
+            for ref in done:
+                c = running.pop(ref)
+                result = ray.get(ref)
+                for name in OUTPUTS:
+                    write_atomic(_chunk_path(chunk_dir, c, name), "\n".join(result[name]) + "\n")
+                bar.update(1)
+
+
+def _assemble(path: Path, table: SourceTable, chunk_dir: Path, n_chunks: int, name: str) -> Path:
+    """Write the input's rows with the target column replaced by the chunks' outputs."""
+    targets: list[str] = []
+    for c in range(n_chunks):
+        targets += _chunk_path(chunk_dir, c, name).read_text(encoding="utf-8").split("\n")[:-1]
+    if len(targets) != len(table.rows):
+        raise DataError(f"{chunk_dir}: chunks hold {len(targets)} {name} lines for {len(table.rows)} rows; "
+                        "delete the folder and run again")
+    lines = ["\t".join(table.header)]
+    for row, target in zip(table.rows, targets, strict=True):
+        cells = list(row.cells)
+        cells[table.tgt_index] = target
+        lines.append("\t".join(cells))
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path

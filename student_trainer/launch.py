@@ -1,0 +1,197 @@
+"""The driver side of a training run: checks before any work, Ray startup, the Ray Train run, its outcome.
+
+Everything that can be refused cheaply is refused here, before Ray starts: missing files (named by
+their recipe key), an output folder that already holds a run (unless resuming), a teacher that is
+unreachable or does not share the student's vocabulary. Then `TorchTrainer` runs `train_worker` on
+`ray.num_workers` workers with restarts from the newest checkpoint (`FailureConfig`), and the final
+student's manifest is read back from `output_dir/final`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from s2s.checkpoint import Manifest, check_fingerprint, read_manifest
+from s2s.errors import KDError
+from s2s.tokenizer import Tokenizer
+from student_trainer.recipe import Recipe
+from student_trainer.recipe_io import RecipeError, recipe_to_dict
+from student_trainer.stream import read_layout
+from student_trainer.teacher_link import connect_checked
+from student_trainer.worker import FINAL_DIR, METRICS_FILE, train_worker
+
+log = logging.getLogger(__name__)
+RUN_NAME = "checkpoints"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """Where the final student is and what its manifest says."""
+
+    final_dir: Path
+    manifest: Manifest
+    metrics_file: Path
+
+
+def resolve_paths(recipe: Recipe) -> Recipe:
+    """The recipe with every path made absolute (workers may run in another directory)."""
+    def absolute(value: str | None) -> str | None:
+        return str(Path(value).expanduser().resolve()) if value else value
+    s, t, d = recipe.student, recipe.teacher, recipe.data
+    return dataclasses.replace(
+        recipe, output_dir=str(recipe.output_path.expanduser().resolve()),
+        student=dataclasses.replace(s, tokenizer=absolute(s.tokenizer) or s.tokenizer, init_from=absolute(s.init_from)),
+        teacher=dataclasses.replace(t, in_process=absolute(t.in_process)),
+        data=dataclasses.replace(d, train=absolute(d.train) or d.train, valid=absolute(d.valid) or d.valid))
+
+
+def preflight(recipe: Recipe, resume: bool) -> tuple[Recipe, str | None]:
+    """Check files, tokenizer, output folder and teacher before any work; returns the resolved recipe and
+    the teacher's model id. Raises `KDError` subclasses that name the recipe key at fault."""
+    recipe = resolve_paths(recipe)
+    _check_files(recipe)
+    tokenizer = Tokenizer(Path(recipe.student.tokenizer))
+    _check_output(recipe.output_path, resume)
+    teacher_id = None
+    if recipe.teacher.in_process and recipe.uses_teacher:
+        # Read the manifest only: loading the model in the driver would cost memory (and a GPU) for nothing.
+        folder = Path(recipe.teacher.in_process)
+        manifest = read_manifest(folder)
+        check_fingerprint(tokenizer.fingerprint, manifest.vocab_fingerprint, "student vocabulary",
+                          f"teacher {folder}")
+        teacher_id = manifest.model_id
+    elif recipe.uses_teacher:
+        teacher, info = connect_checked(recipe.teacher, tokenizer.fingerprint)
+        teacher.close()
+        teacher_id = info.model_id
+    return recipe, teacher_id
+
+
+def _check_files(recipe: Recipe) -> None:
+    problems = []
+    for key, value, kind in (("data.train", recipe.data.train, "file"), ("data.valid", recipe.data.valid, "file"),
+                             ("student.tokenizer", recipe.student.tokenizer, "dir"),
+                             ("student.init_from", recipe.student.init_from, "dir"),
+                             ("teacher.in_process", recipe.teacher.in_process, "dir")):
+        if value and not (Path(value).is_file() if kind == "file" else Path(value).is_dir()):
+            problems.append(f"  {key}: {value} is not an existing {'file' if kind == 'file' else 'folder'}")
+    if problems:
+        hint = "\n(Seq-KD / Seq-Inter recipes train on files written by `kd distill-data`; run it first.)"
+        raise RecipeError("recipe points at missing paths:\n" + "\n".join(problems) + hint)
+    for key, path in (("data.train", recipe.data.train), ("data.valid", recipe.data.valid)):
+        try:
+            read_layout(Path(path), recipe.data.src_col, recipe.data.tgt_col)
+        except KDError as exc:
+            raise RecipeError(f"{key}: {exc}") from exc
+
+
+def _check_output(out: Path, resume: bool) -> None:
+    previous = (out / RUN_NAME).exists() or (out / FINAL_DIR).exists()
+    if previous and not resume:
+        raise RecipeError(f"output_dir {out} already holds a run; pass --resume to continue it, or choose "
+                          "another folder with --set output_dir=DIR")
+    if resume and not previous:
+        log.warning("--resume: %s holds no previous run; starting from scratch", out)
+
+
+def ensure_ray() -> None:
+    """Connect to `RAY_ADDRESS` when set (a cluster, or inside `ray job submit`), else start local Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+        return
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    start_local_ray(runtime_env={"env_vars": {"PYTHONPATH": path}})
+
+
+def start_local_ray(**init_args: Any) -> str:
+    """Start a local Ray instance on loopback whose own processes know its address; returns the address.
+
+    Ray's helper actors (e.g. Ray Train's placement-group cleaner, which asks the state API whether the
+    controller is alive) find "their" cluster through `RAY_ADDRESS`, else through
+    `/tmp/ray/ray_current_cluster` -- which names whatever cluster `ray start` made last on this machine.
+    Asked about the wrong cluster, the cleaner decides our controller is dead and removes the workers'
+    placement group. So the GCS port is chosen here and `RAY_ADDRESS` set before the processes start.
+    """
+    import ray
+
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    os.environ["RAY_GCS_SERVER_PORT"] = str(port)
+    os.environ["RAY_ADDRESS"] = address
+    try:
+        ray.init(address="local", _node_ip_address="127.0.0.1", **init_args)
+    except BaseException:
+        os.environ.pop("RAY_ADDRESS", None)
+        raise
+    finally:
+        os.environ.pop("RAY_GCS_SERVER_PORT", None)
+    return address
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def train(recipe: Recipe, resume: bool = False) -> TrainOutcome:
+    """Run a recipe on Ray Train and return the final student (see the module docstring)."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    recipe, teacher_id = preflight(recipe, resume)
+    out = recipe.output_path
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False), encoding="utf-8")
+    ensure_ray()
+    print(f"[trainer] {recipe.name}: loss {recipe.loss.kind}, teacher {teacher_id or '-'}, output {out}", flush=True)
+    trainer = TorchTrainer(
+        train_worker, train_loop_config={"recipe": recipe_to_dict(recipe)},
+        scaling_config=ScalingConfig(num_workers=recipe.ray.num_workers, use_gpu=_use_gpu(recipe),
+                                     resources_per_worker={"CPU": recipe.ray.cpus_per_worker}),
+        run_config=RunConfig(name=RUN_NAME, storage_path=str(out),
+                             failure_config=FailureConfig(max_failures=recipe.ray.max_failures),
+                             checkpoint_config=CheckpointConfig(num_to_keep=recipe.keep_checkpoints)))
+    _fit(trainer)
+    final = out / FINAL_DIR
+    return TrainOutcome(final, read_manifest(final), out / METRICS_FILE)
+
+
+def _use_gpu(recipe: Recipe) -> bool:
+    import ray
+
+    if recipe.ray.use_gpu is not None:
+        return recipe.ray.use_gpu
+    return float(ray.cluster_resources().get("GPU", 0)) >= 1
+
+
+def _fit(trainer: Any) -> None:
+    """`trainer.fit()`, turning a worker's `KDError` (e.g. a vocabulary mismatch) into a plain `KDError`."""
+    from ray.train import TrainingFailedError
+
+    try:
+        trainer.fit()
+    except TrainingFailedError as exc:
+        for rank, failure in sorted(getattr(exc, "worker_failures", {}).items()):
+            if isinstance(failure, KDError):
+                raise KDError(f"training worker {rank} failed: {_first_line(failure)}") from exc
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if "Traceback" in text else text

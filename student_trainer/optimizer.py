@@ -1,0 +1,40 @@
+"""Adam with the Transformer's inverse-square-root learning-rate schedule and linear warm-up."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from student_trainer.recipe import OptimSpec
+
+
+def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
+    """LR factor at a 0-based step: linear warm-up to 1 over `warmup_steps`, then `sqrt(warmup / step)`."""
+    def factor(step: int) -> float:
+        s = step + 1
+        if warmup_steps <= 0:
+            return 1.0 / math.sqrt(s)
+        return min(s / warmup_steps, math.sqrt(warmup_steps / s))
+    return factor
+
+
+def build_optimizer(model: nn.Module, spec: OptimSpec) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam over the trainable parameters and its LR schedule (stepped once per optimiser step)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, inverse_sqrt(spec.warmup_steps))
+
+
+def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer,
+                  scheduler: torch.optim.lr_scheduler.LRScheduler, clip_norm: float) -> float:
+    """Clip gradients (when `clip_norm` > 0), step optimiser and schedule, clear gradients; returns the norm."""
+    norm = 0.0
+    if clip_norm > 0:
+        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm))
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return norm

@@ -1,0 +1,152 @@
+"""The typed, frozen schema of a training recipe and the defaults every recipe file starts from.
+
+A recipe is data: a small YAML file names only what differs from these defaults. The defaults train a
+`student-tiny` model with label-smoothed NLL on the bundled Bible corpus, with the reference teacher's
+tokenizer, so that `python -m student_trainer --recipe nll` runs as is. Semantic checks (ranges,
+combinations) live in `student_trainer.recipe_checks`; reading YAML and `--set` overrides in
+`student_trainer.recipe_io`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+LossKind = Literal["nll", "word_kd", "ka", "jsd", "tie_kd"]
+Support = Literal["auto", "teacher", "student", "full"]
+OnPolicy = Literal["off", "sample", "greedy"]
+
+REFERENCE_TEACHER = Path("models") / "teacher-bible-es-en-small"
+BIBLE = Path("data") / "bible-es-en"
+
+
+def shared_path(relative: Path) -> str:
+    """`shared/<relative>` beside the repository (or an ancestor) when present, else `../shared/<relative>`."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / relative
+        if candidate.exists():
+            return str(candidate)
+    return str(Path("..") / "shared" / relative)
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """Which student to train: a fresh model of a preset size, or a checkpoint to continue from."""
+
+    preset: str = "student-tiny"
+    init_from: str | None = None
+    tokenizer: str = field(default_factory=lambda: shared_path(REFERENCE_TEACHER))
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """Where the teacher runs: gRPC endpoints (`host:port,host:port`) or a model folder loaded in-process."""
+
+    endpoints: str | None = None
+    in_process: str | None = None
+    timeout_s: float = 60.0
+    retries: int = 3
+    prefetch: int = 1
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """The training objective and its weights.
+
+    `alpha` mixes Word-KD, JSD and TIE-KD with the NLL (`(1-α)·NLL + α·KD`), `lam` mixes KA
+    (`(1-λ)·NLL + λ·KA`), `beta` is the KA share inside JSD (`β·KA + (1-β)·KD`). `k` is the teacher's
+    top-k, `k_prime` the number of student candidates scored by the teacher. `support` restricts the
+    distillation term to the teacher's top-k or the student's top-k' ("proactive" experiments); `full`
+    is the exact full-vocabulary KA, possible only with an in-process teacher.
+    """
+
+    kind: LossKind = "nll"
+    label_smoothing: float = 0.1
+    alpha: float = 0.5
+    lam: float = 0.5
+    beta: float = 0.5
+    k: int = 8
+    k_prime: int = 8
+    support: Support = "auto"
+    tail: bool = True
+    renormalise: bool = False
+    sample_candidates: bool = False
+    margin: float = 1.0
+    rank_weight: float = 1.0
+    on_policy: OnPolicy = "off"
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """Adam with a linear warm-up followed by inverse-square-root decay."""
+
+    lr: float = 7e-4
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-9
+    weight_decay: float = 0.0
+    warmup_steps: int = 1000
+    clip_norm: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Training and validation text and how it is cut into token-budget batches.
+
+    The training file is read lazily in blocks of `block_bytes`; `pool_blocks` random blocks are
+    tokenised, length-sorted and cut into batches of at most `max_tokens` padded tokens per worker.
+    """
+
+    train: str = field(default_factory=lambda: shared_path(BIBLE / "train.tsv"))
+    valid: str = field(default_factory=lambda: shared_path(BIBLE / "valid.tsv"))
+    src_col: str = "es"
+    tgt_col: str = "en"
+    max_tokens: int = 4096
+    max_sentences: int = 256
+    max_len: int = 128
+    block_bytes: int = 65536
+    pool_blocks: int = 8
+    shuffle: bool = True
+    valid_sentences: int = 400
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """Ray Train resources: data-parallel workers, GPU use (`null` = when the cluster has one), restarts."""
+
+    num_workers: int = 1
+    use_gpu: bool | None = None
+    cpus_per_worker: float = 1.0
+    torch_threads: int = 0
+    max_failures: int = 2
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A complete training run. `max_steps`, when set, overrides `epochs`; `eval_every` 0 = only at the end."""
+
+    name: str = "run"
+    output_dir: str = "runs/{name}"
+    epochs: int = 10
+    max_steps: int | None = None
+    log_every: int = 50
+    eval_every: int = 1000
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    student: StudentSpec = field(default_factory=StudentSpec)
+    teacher: TeacherSpec = field(default_factory=TeacherSpec)
+    loss: LossSpec = field(default_factory=LossSpec)
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    ray: RaySpec = field(default_factory=RaySpec)
+
+    @property
+    def output_path(self) -> Path:
+        """`output_dir` with `{name}` filled in."""
+        return Path(self.output_dir.replace("{name}", self.name))
+
+    @property
+    def uses_teacher(self) -> bool:
+        """Whether the objective needs a teacher (everything but plain NLL)."""
+        return self.loss.kind != "nll"

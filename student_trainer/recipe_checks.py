@@ -1,0 +1,118 @@
+"""Semantic checks of a recipe (ranges and combinations), each problem naming its dotted key.
+
+Types are already enforced while reading (`student_trainer.recipe_io`); here we refuse values that are
+well-typed but meaningless (a negative learning rate, `alpha` outside [0, 1], KA without a teacher, the
+exact KA over gRPC, ...). All problems are collected so that one run of the CLI reports all of them.
+"""
+
+from __future__ import annotations
+
+from student_trainer.recipe import LossSpec, Recipe
+
+Problem = tuple[str, str]
+
+SUPPORTS: dict[str, tuple[str, ...]] = {
+    "nll": ("auto",),
+    "word_kd": ("auto", "teacher", "student"),
+    "ka": ("auto", "student", "teacher", "full"),
+    "jsd": ("auto",),
+    "tie_kd": ("auto", "teacher"),
+}
+DEFAULT_SUPPORT = {"nll": "none", "word_kd": "teacher", "ka": "student", "jsd": "both", "tie_kd": "teacher"}
+
+
+def resolved_support(loss: LossSpec) -> str:
+    """The vocabulary subset the distillation term uses once `auto` is replaced by the kind's default."""
+    return DEFAULT_SUPPORT[loss.kind] if loss.support == "auto" else loss.support
+
+
+def recipe_problems(recipe: Recipe) -> list[Problem]:
+    """Every semantic problem of `recipe` as (dotted key, what is wrong and what to do)."""
+    return [*_top_problems(recipe), *_loss_problems(recipe), *_teacher_problems(recipe),
+            *_optim_problems(recipe), *_data_problems(recipe), *_ray_problems(recipe)]
+
+
+def _positive(key: str, value: float | None, allow_zero: bool = False) -> list[Problem]:
+    if value is None or value > 0 or (allow_zero and value == 0):
+        return []
+    bound = ">= 0" if allow_zero else "> 0"
+    return [(key, f"must be {bound}, got {value}")]
+
+
+def _unit(key: str, value: float) -> list[Problem]:
+    return [] if 0.0 <= value <= 1.0 else [(key, f"must be in [0, 1], got {value}")]
+
+
+def _top_problems(r: Recipe) -> list[Problem]:
+    out = [*_positive("epochs", r.epochs), *_positive("max_steps", r.max_steps),
+           *_positive("log_every", r.log_every), *_positive("eval_every", r.eval_every, allow_zero=True),
+           *_positive("checkpoint_every", r.checkpoint_every), *_positive("keep_checkpoints", r.keep_checkpoints)]
+    if not r.name.strip() or "/" in r.name:
+        out.append(("name", f"must be a non-empty name without '/', got {r.name!r}"))
+    if not r.output_dir.strip():
+        out.append(("output_dir", "must not be empty"))
+    return out
+
+
+def _loss_problems(r: Recipe) -> list[Problem]:
+    loss = r.loss
+    out = [*_unit("loss.label_smoothing", loss.label_smoothing), *_unit("loss.alpha", loss.alpha),
+           *_unit("loss.lam", loss.lam), *_unit("loss.beta", loss.beta),
+           *_positive("loss.k", loss.k), *_positive("loss.k_prime", loss.k_prime),
+           *_positive("loss.margin", loss.margin, allow_zero=True),
+           *_positive("loss.rank_weight", loss.rank_weight, allow_zero=True)]
+    allowed = SUPPORTS[loss.kind]
+    if loss.support not in allowed:
+        out.append(("loss.support", f"{loss.support!r} is not available for loss.kind={loss.kind!r}; "
+                                    f"choose one of {', '.join(allowed)}"))
+    if loss.support == "full" and not r.teacher.in_process:
+        out.append(("loss.support", "'full' (exact KA over the whole vocabulary) needs the teacher's full "
+                                    "logits: set teacher.in_process to a teacher folder"))
+    if loss.on_policy != "off" and loss.kind == "nll":
+        out.append(("loss.on_policy", "on-policy targets need a distillation loss; set loss.kind too"))
+    return out
+
+
+def _teacher_problems(r: Recipe) -> list[Problem]:
+    t = r.teacher
+    out = [*_positive("teacher.timeout_s", t.timeout_s), *_positive("teacher.retries", t.retries, True),
+           *_positive("teacher.prefetch", t.prefetch, allow_zero=True)]
+    if t.endpoints and t.in_process:
+        out.append(("teacher.endpoints", "set either teacher.endpoints or teacher.in_process, not both"))
+    if r.uses_teacher and not (t.endpoints or t.in_process):
+        out.append(("teacher.endpoints", f"loss.kind={r.loss.kind!r} needs a teacher: set teacher.endpoints "
+                                         "(host:port[,host:port]) or teacher.in_process (a model folder)"))
+    return out
+
+
+def _optim_problems(r: Recipe) -> list[Problem]:
+    o = r.optim
+    out = [*_positive("optim.lr", o.lr), *_positive("optim.eps", o.eps),
+           *_positive("optim.weight_decay", o.weight_decay, allow_zero=True),
+           *_positive("optim.warmup_steps", o.warmup_steps, allow_zero=True),
+           *_positive("optim.clip_norm", o.clip_norm, allow_zero=True)]
+    if not all(0.0 <= b < 1.0 for b in o.betas):
+        out.append(("optim.betas", f"both must be in [0, 1), got {list(o.betas)}"))
+    return out
+
+
+def _data_problems(r: Recipe) -> list[Problem]:
+    d = r.data
+    out = [*_positive("data.max_tokens", d.max_tokens), *_positive("data.max_sentences", d.max_sentences),
+           *_positive("data.block_bytes", d.block_bytes), *_positive("data.pool_blocks", d.pool_blocks),
+           *_positive("data.valid_sentences", d.valid_sentences, allow_zero=True)]
+    if d.max_len < 2:
+        out.append(("data.max_len", f"must be >= 2 (a token and </s>), got {d.max_len}"))
+    elif d.max_tokens < d.max_len:
+        out.append(("data.max_tokens", f"must be >= data.max_len ({d.max_len}) so that a longest sentence "
+                                       f"fits a batch, got {d.max_tokens}"))
+    if d.src_col == d.tgt_col:
+        out.append(("data.tgt_col", f"must differ from data.src_col ({d.src_col!r})"))
+    return out
+
+
+def _ray_problems(r: Recipe) -> list[Problem]:
+    y = r.ray
+    return [*_positive("ray.num_workers", y.num_workers), *_positive("ray.cpus_per_worker", y.cpus_per_worker),
+            *_positive("ray.torch_threads", y.torch_threads, allow_zero=True),
+            *_positive("ray.max_failures", y.max_failures, allow_zero=True)]

@@ -1,0 +1,106 @@
+"""The trainer on real local Ray (Ray Train), with the real teacher server and Redis cache.
+
+One Ray instance serves the whole session (`ray_cluster`); each test is one short Ray Train run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from s2s.checkpoint import read_manifest
+from s2s.errors import VocabularyMismatchError
+from student_trainer.launch import train
+from student_trainer.metrics import read_metrics
+from student_trainer.recipe_io import RecipeError, recipe_from_dict
+
+from .conftest import REPO, RecipeFactory
+
+
+def _events(out: Path, name: str) -> list[dict[str, Any]]:
+    return [r for r in read_metrics(out / "metrics.jsonl") if r["event"] == name]
+
+
+def test_killed_worker_restarts_from_its_checkpoint_then_resume_extends_the_run(
+        ray_cluster: str, make_recipe: RecipeFactory) -> None:
+    recipe = make_recipe("word_kd", max_steps=20, log_every=3, checkpoint_every=3, loss={"k": 4})
+    out = Path(recipe["output_dir"])
+    killed: dict[str, Any] = {}
+
+    def kill_after_a_checkpoint() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = [r["step"] for r in _events(out, "checkpoint")]
+            if done and done[-1] >= 6:
+                pid = _events(out, "start")[0]["pid"]
+                os.kill(pid, signal.SIGKILL)
+                killed.update(pid=pid, reported=done)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_after_a_checkpoint, daemon=True)
+    watcher.start()
+    outcome = train(recipe_from_dict(recipe))
+    watcher.join(timeout=5)
+    assert killed, "the worker finished before it could be killed"
+    resumes = _events(out, "resume")
+    assert len(resumes) == 1 and resumes[0]["pid"] != killed["pid"]
+    # Restarted from a checkpoint the worker had reported (the newest one Ray Train had registered
+    # before the kill; a report still in flight at that moment is lost with the worker).
+    assert resumes[0]["from_step"] in killed["reported"] and resumes[0]["from_step"] >= 3
+    steps_after = [r["step"] for r in _events(out, "train") if r["time"] > resumes[0]["time"]]
+    assert steps_after[0] == resumes[0]["from_step"] + 3 and steps_after[-1] == 18
+    assert outcome.manifest.metrics["steps"] == 20
+
+    longer = recipe_from_dict({**recipe, "max_steps": 23})
+    with pytest.raises(RecipeError, match="already holds a run; pass --resume"):
+        train(longer)
+    extended = train(longer, resume=True)
+    assert _events(out, "resume")[-1]["from_step"] == 20
+    assert extended.manifest.metrics["steps"] == 23
+
+
+def test_vocabulary_mismatch_is_refused_before_training(ray_cluster: str, make_recipe: RecipeFactory,
+                                                        other_tokenizer: Path) -> None:
+    recipe = make_recipe("word_kd", student={"tokenizer": str(other_tokenizer)})
+    with pytest.raises(VocabularyMismatchError, match="vocabulary mismatch"):
+        train(recipe_from_dict(recipe))
+    out = Path(recipe["output_dir"])
+    assert not (out / "checkpoints").exists() and not _events(out, "train")
+
+
+def _cli(args: list[str], ray_address: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAY_ADDRESS": ray_address, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_ka_recipe_runs_end_to_end_as_a_job_and_its_loss_falls(ray_cluster: str, make_recipe: RecipeFactory,
+                                                               tmp_path: Path) -> None:
+    """`python -m student_trainer --recipe FILE --set ...` on the running cluster (RAY_ADDRESS), KA loss."""
+    recipe = make_recipe("ka", log_every=4, checkpoint_every=8, loss={"lam": 0.5, "k_prime": 4})
+    path = tmp_path / "ka.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    proc = _cli(["-m", "student_trainer", "--recipe", str(path), "--set", "max_steps=20"], ray_cluster)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = Path(recipe["output_dir"])
+    assert "[trainer] step 4 epoch 0 | loss" in proc.stdout + proc.stderr
+    assert f"final student {out / 'final'}" in proc.stdout
+    train_records = _events(out, "train")
+    losses = [r["loss"] for r in train_records]
+    assert len(losses) == 5 and losses[-1] < losses[0] - 0.05, losses
+    assert all("distill" in r and "teacher_wait_s" in r for r in train_records)
+    manifest = read_manifest(out / "final")
+    assert manifest.parent_teacher == "micro" and manifest.metrics["steps"] == 20
+    assert manifest.recipe["loss"]["kind"] == "ka" and manifest.recipe["max_steps"] == 20
+    assert {"valid_bleu", "valid_chrf", "valid_nll"} <= set(manifest.metrics)
+    assert list((out / "checkpoints").glob("checkpoint_*"))  # kept by Ray Train
