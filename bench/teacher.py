@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 import numpy as np
 
+from bench.doc_section import fill_section
 from kdproto import teacher_pb2 as pb
 from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
@@ -41,7 +42,6 @@ from teacher_client import TeacherClient
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "bible-es-en" / "valid.tsv"
-DOC_START, DOC_END = "<!-- bench:teacher:start -->", "<!-- bench:teacher:end -->"
 
 
 @dataclass(frozen=True)
@@ -200,14 +200,6 @@ def markdown(rows: list[Row], summary: dict[str, Any], wire: dict[str, float], m
     return "\n".join(lines)
 
 
-def update_doc(doc: Path, table: str) -> None:
-    text = doc.read_text(encoding="utf-8")
-    if DOC_START not in text or DOC_END not in text:
-        raise SystemExit(f"{doc} has no {DOC_START} ... {DOC_END} section to fill in")
-    head, rest = text.split(DOC_START, 1)
-    _, tail = rest.split(DOC_END, 1)
-    doc.write_text(f"{head}{DOC_START}\n{table}\n{DOC_END}{tail}", encoding="utf-8")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -237,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown(rows, summary, wire, meta)
     print(table)
     if args.update_doc is not None:
-        update_doc(args.update_doc, table)
+        fill_section(args.update_doc, "teacher", table)
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 import torch
 
+from bench.doc_section import fill_section
 from services.teacher.launch import RedisProcess, TeacherProcess
 from student_trainer.launch import train
 from student_trainer.metrics import read_metrics
@@ -35,7 +36,6 @@ from student_trainer.recipe_io import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TEACHER = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
-DOC_START, DOC_END = "<!-- bench:trainer:start -->", "<!-- bench:trainer:end -->"
 MODES = ("in_process", "grpc_cold", "grpc_warm")
 
 
@@ -109,14 +109,6 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_doc(doc: Path, table: str) -> None:
-    text = doc.read_text(encoding="utf-8")
-    if DOC_START not in text or DOC_END not in text:
-        raise SystemExit(f"{doc} has no {DOC_START} ... {DOC_END} section to fill in")
-    head, rest = text.split(DOC_START, 1)
-    _, tail = rest.split(DOC_END, 1)
-    doc.write_text(f"{head}{DOC_START}\n{table}\n{DOC_END}{tail}", encoding="utf-8")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -136,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown_table(report)
     print(table)
     if args.update_doc is not None:
-        update_doc(args.update_doc, table)
+        fill_section(args.update_doc, "trainer", table)
     return 0
 
 

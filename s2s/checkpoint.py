@@ -8,7 +8,6 @@ vocabulary fingerprint. Any plain Hugging Face Marian folder (e.g. an `opus-mt-*
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -19,6 +18,7 @@ from typing import Any, cast
 import torch
 from transformers import MarianMTModel
 
+from s2s import atomic
 from s2s.errors import CheckpointError, VocabularyMismatchError
 from s2s.presets import count_parameters
 from s2s.tokenizer import Tokenizer
@@ -78,21 +78,12 @@ def save_checkpoint(model: MarianMTModel, tokenizer: Tokenizer, out_dir: Path, m
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save(tmp)
         (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        _swap_into_place(tmp, out_dir)
+        atomic.swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
 
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.time_ns()}")
-    os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(folder: Path, tokenizer: Tokenizer | None = None) -> Manifest:

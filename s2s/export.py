@@ -15,7 +15,6 @@ never sees half an export.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -29,6 +28,7 @@ from ctranslate2.converters.converter import Converter
 from ctranslate2.converters.transformers import BartLoader, MarianMTLoader
 from transformers import MarianMTModel
 
+from s2s import atomic
 from s2s.checkpoint import MANIFEST, Manifest, load_checkpoint, read_manifest
 from s2s.errors import CheckpointError, KDError
 from s2s.tokenizer import Tokenizer
@@ -114,7 +114,7 @@ def export_checkpoint(model_dir: Path, out_dir: Path, quantization: str = "int8"
         if eval_tsv is not None:
             info = _with_bleu(info, tmp, Path(eval_tsv), eval_limit)
         (tmp / EXPORT_INFO).write_text(info.to_json(), encoding="utf-8")
-        _swap_into_place(tmp, out_dir)
+        atomic.swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -146,15 +146,6 @@ def _with_bleu(info: ExportInfo, folder: Path, tsv: Path, limit: int | None) -> 
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.time_ns()}")
-    os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def is_export(folder: Path) -> bool:

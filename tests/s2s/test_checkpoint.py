@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import MarianConfig, MarianMTModel
 
-from s2s import checkpoint as ckpt_module
+from s2s import atomic
 from s2s.checkpoint import FORMAT_VERSION, Manifest, load_checkpoint, save_checkpoint
 from s2s.errors import CheckpointError, VocabularyMismatchError
 from s2s.presets import PRESETS, build_model, count_parameters, get_preset
@@ -74,7 +74,7 @@ def test_interrupted_save_leaves_the_old_checkpoint(tokenizer: Tokenizer, tmp_pa
     def crash(tmp: Path, out_dir: Path) -> None:
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(ckpt_module, "_swap_into_place", crash)
+    monkeypatch.setattr(atomic, "swap_into_place", crash)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(model, tokenizer, out, replace(_manifest(tokenizer, model), model_id="new"))
     assert sorted(p.name for p in out.iterdir()) == before
