@@ -1,13 +1,14 @@
-"""Replacing a folder atomically: build it beside the target, then rename it into place.
+"""Replacing a folder or a file atomically: build it beside the target, then rename it into place.
 
-Checkpoints and exports use this so that a reader never sees a half-written folder and an interrupted
-write leaves the previous version intact.
+Checkpoints, exports and distilled corpora use this so that a reader never sees a half-written artefact
+and an interrupted write leaves the previous version intact.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,3 +22,16 @@ def swap_into_place(tmp: Path, out_dir: Path) -> None:
     os.rename(out_dir, old)
     os.rename(tmp, out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` through a temporary sibling renamed into place (never a half file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -22,6 +22,8 @@ class Pair:
     ref: str
     src: str
     tgt: str
+    cells: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """All cells of the TSV row it came from (empty for plain parallel files), for writers that keep them."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Corpus:
 
     pairs: list[Pair]
     problems: list[Problem] = field(default_factory=list)
+    header: tuple[str, ...] = ()
+    """The TSV header row (empty for plain parallel files)."""
 
     def sources(self) -> list[str]:
         return [p.src for p in self.pairs]
@@ -70,8 +74,8 @@ def read_tsv(path: Path, src_col: str = "es", tgt_col: str = "en", on_error: OnE
             problems.append(Problem(str(path), lineno, f"{len(cells)} columns, header has {len(header)}"))
             continue
         ref = cells[i_ref] if i_ref is not None else f"line {lineno}"
-        _accept(pairs, problems, str(path), lineno, ref, cells[i_src], cells[i_tgt])
-    return _finish(Corpus(pairs, problems), on_error)
+        _accept(pairs, problems, str(path), lineno, ref, cells[i_src], cells[i_tgt], tuple(cells))
+    return _finish(Corpus(pairs, problems, tuple(header)), on_error)
 
 
 def read_parallel_files(src_path: Path, tgt_path: Path, on_error: OnError = "skip") -> Corpus:
@@ -109,13 +113,13 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _accept(pairs: list[Pair], problems: list[Problem], path: str, lineno: int, ref: str, src: str,
-            tgt: str) -> None:
+            tgt: str, cells: tuple[str, ...] = ()) -> None:
     src, tgt = " ".join(src.split()), " ".join(tgt.split())
     if not src or not tgt:
         side = "source" if not src else "target"
         problems.append(Problem(path, lineno, f"empty {side} text"))
         return
-    pairs.append(Pair(ref, src, tgt))
+    pairs.append(Pair(ref, src, tgt, cells))
 
 
 def _finish(corpus: Corpus, on_error: OnError) -> Corpus:

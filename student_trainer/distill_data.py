@@ -21,9 +21,10 @@ from typing import Any
 import sacrebleu
 from tqdm import tqdm
 
+from s2s.atomic import write_text_atomic as write_atomic
+from s2s.corpus import Corpus, read_tsv
 from s2s.errors import DataError, KDError
 from s2s.tokenizer import Tokenizer
-from student_trainer.distill_io import SourceTable, read_table, write_atomic
 from student_trainer.recipe import REFERENCE_TEACHER, shared_path
 
 log = logging.getLogger(__name__)
@@ -111,20 +112,31 @@ def distill_data(spec: DistillSpec) -> DistillOutcome:
     tokenizer = Tokenizer(Path(spec.tokenizer))
     with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
         info = teacher.check_compatible(tokenizer.fingerprint)
-    table = read_table(Path(spec.data), spec.src_col, spec.tgt_col)
+    table = _read_rows(Path(spec.data), spec.src_col, spec.tgt_col)
     out = Path(spec.out_dir)
     chunk_dir = out / "chunks"
     _claim_output(out, spec, info.model_id, table)
-    chunks = [range(i, min(i + spec.chunk_size, len(table.rows))) for i in range(0, len(table.rows), spec.chunk_size)]
+    chunks = [range(i, min(i + spec.chunk_size, len(table.pairs))) for i in range(0, len(table.pairs), spec.chunk_size)]
     todo = [c for c, _ in enumerate(chunks) if not all(_chunk_path(chunk_dir, c, n).is_file() for n in OUTPUTS)]
     _run_chunks(spec, table, chunks, todo, chunk_dir)
-    paths = {name: _assemble(out / f"{name}.tsv", table, chunk_dir, len(chunks), name) for name in OUTPUTS}
-    return DistillOutcome(paths, len(table.rows), table.skipped, len(chunks), len(chunks) - len(todo), info.model_id)
+    paths = {name: _assemble(out / f"{name}.tsv", table, spec.tgt_col, chunk_dir, len(chunks), name)
+             for name in OUTPUTS}
+    return DistillOutcome(paths, len(table.pairs), len(table.problems), len(chunks), len(chunks) - len(todo),
+                          info.model_id)
 
 
-def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, table: SourceTable) -> None:
+def _read_rows(path: Path, src_col: str, tgt_col: str) -> Corpus:
+    """The usable rows of the input TSV with all their cells (malformed or empty rows are skipped)."""
+    table = read_tsv(path, src_col, tgt_col)
+    if not table.pairs:
+        raise DataError(f"{path} has no usable rows (all {len(table.problems)} rows are malformed or empty): "
+                        + "; ".join(str(p) for p in table.problems[:3]))
+    return table
+
+
+def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, table: Corpus) -> None:
     """Record the settings in `out/params.json`; refuse a folder made with other settings."""
-    params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": len(table.rows),
+    params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": len(table.pairs),
               "data": str(Path(spec.data).resolve()), "tokenizer": str(Path(spec.tokenizer).resolve())}
     for key in ("out_dir", "parallel", "timeout_s", "teacher"):
         params.pop(key)
@@ -143,7 +155,7 @@ def _chunk_path(chunk_dir: Path, index: int, name: str) -> Path:
     return chunk_dir / f"{index:06d}.{name}.txt"
 
 
-def _run_chunks(spec: DistillSpec, table: SourceTable, chunks: list[range], todo: list[int], chunk_dir: Path) -> None:
+def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: list[int], chunk_dir: Path) -> None:
     """Run the missing chunks as Ray tasks, at most `spec.parallel` at a time, keeping each as it lands."""
     if not todo:
         return
@@ -160,7 +172,7 @@ def _run_chunks(spec: DistillSpec, table: SourceTable, chunks: list[range], todo
         while queue or running:
             while queue and len(running) < spec.parallel:
                 c = queue.pop(0)
-                rows = [table.rows[i] for i in chunks[c]]
+                rows = [table.pairs[i] for i in chunks[c]]
                 ref = task.remote(spec_data, [r.src for r in rows], [r.tgt for r in rows])
                 running[ref] = c
             done, _ = ray.wait(list(running), num_returns=1)
@@ -172,18 +184,19 @@ def _run_chunks(spec: DistillSpec, table: SourceTable, chunks: list[range], todo
                 bar.update(1)
 
 
-def _assemble(path: Path, table: SourceTable, chunk_dir: Path, n_chunks: int, name: str) -> Path:
+def _assemble(path: Path, table: Corpus, tgt_col: str, chunk_dir: Path, n_chunks: int, name: str) -> Path:
     """Write the input's rows with the target column replaced by the chunks' outputs."""
     targets: list[str] = []
     for c in range(n_chunks):
         targets += _chunk_path(chunk_dir, c, name).read_text(encoding="utf-8").split("\n")[:-1]
-    if len(targets) != len(table.rows):
-        raise DataError(f"{chunk_dir}: chunks hold {len(targets)} {name} lines for {len(table.rows)} rows; "
+    if len(targets) != len(table.pairs):
+        raise DataError(f"{chunk_dir}: chunks hold {len(targets)} {name} lines for {len(table.pairs)} rows; "
                         "delete the folder and run again")
+    tgt_index = table.header.index(tgt_col)
     lines = ["\t".join(table.header)]
-    for row, target in zip(table.rows, targets, strict=True):
+    for row, target in zip(table.pairs, targets, strict=True):
         cells = list(row.cells)
-        cells[table.tgt_index] = target
+        cells[tgt_index] = target
         lines.append("\t".join(cells))
     write_atomic(path, "\n".join(lines) + "\n")
     return path

@@ -26,8 +26,12 @@ if ! python -m services.teacher.healthcheck --target "127.0.0.1:$TEACHER_PORT" >
 fi
 
 python experiments/results/make_subset.py --data ../shared/data/bible-es-en/train.tsv --out "$OUT/data/train8k.tsv"
-kd distill-data --teacher "127.0.0.1:$TEACHER_PORT" --data "$OUT/data/train8k.tsv" --out "$OUT/data/seq8k" \
-  --beam 5 --nbest 5 2>&1 | tee "$OUT/logs/distill-data.log"
+seq_data() {  # the Seq-KD / Seq-Inter corpora, made once, before the first run that needs them
+  if [ ! -f "$OUT/data/seq8k/seq_inter.tsv" ]; then
+    kd distill-data --teacher "127.0.0.1:$TEACHER_PORT" --data "$OUT/data/train8k.tsv" --out "$OUT/data/seq8k" \
+      --beam 5 --nbest 5 2>&1 | tee "$OUT/logs/distill-data.log"
+  fi
+}
 
 COMMON=(--set "max_steps=$STEPS" --set optim.warmup_steps=100 --set optim.lr=0.002 --set data.max_tokens=2048 --set eval_every=0
         --set "checkpoint_every=$STEPS" --set "teacher.endpoints=127.0.0.1:$TEACHER_PORT")
@@ -45,8 +49,8 @@ train() {  # name recipe [extra --set ...]
 }
 for name in ${RUNS:-nll word_kd ka seq_kd jsd seq_inter seq_kd_word_kd}; do
   case $name in
-    seq_kd|seq_kd_word_kd) train "$name" "$name" --set "data.train=$OUT/data/seq8k/seq_kd.tsv" ;;
-    seq_inter) train "$name" "$name" --set "data.train=$OUT/data/seq8k/seq_inter.tsv" ;;
+    seq_kd|seq_kd_word_kd) seq_data; train "$name" "$name" --set "data.train=$OUT/data/seq8k/seq_kd.tsv" ;;
+    seq_inter) seq_data; train "$name" "$name" --set "data.train=$OUT/data/seq8k/seq_inter.tsv" ;;
     *) train "$name" "$name" ;;
   esac
 done

@@ -28,7 +28,7 @@ class UpConfig:
     work_dir: Path = Path("runs/up")
     teacher: Path | None = None
     recipe: str = "ka"
-    max_steps: int = 300
+    max_steps: int = 1200
     overrides: tuple[str, ...] = ()
     teacher_steps: int = 2000
     gateway_port: int = 8000
@@ -147,7 +147,7 @@ class Up:
             say(f"evaluate {name} on the test set (greedy{', first ' + str(self.config.eval_limit) if limit else ''})")
             self.stack.run(f"eval-{name}", [sys.executable, "-m", "kd", "evaluate", "--model", str(model),
                                             "--data", str(self.paths.data / "test.tsv"), "--beams", "1",
-                                            "--out", str(out), *limit], env=self.env)
+                                            "--max-len", "160", "--out", str(out), *limit], env=self.env)
         return dict(json.loads((out / "results.json").read_text(encoding="utf-8")))
 
     def export(self, name: str, model: Path) -> Path:

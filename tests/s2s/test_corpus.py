@@ -30,6 +30,15 @@ def test_bad_rows_are_reported_with_line_numbers_and_skipped(tmp_path: Path) -> 
         (3, "empty source text"), (4, "2 columns, header has 3"), (5, "4 columns, header has 3")]
 
 
+def test_tsv_rows_keep_every_cell_and_the_header(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.tsv", "ref\tes\ten\tnote\nA 1\t hola  mundo\thello\tkept as is \nA 2\t\tx\ty\n")
+    corpus = read_tsv(path)
+    assert corpus.header == ("ref", "es", "en", "note")
+    assert corpus.pairs[0].src == "hola mundo"
+    assert corpus.pairs[0].cells == ("A 1", " hola  mundo", "hello", "kept as is ")
+    assert len(corpus.pairs) == 1 and corpus.problems[0].line == 3
+
+
 def test_strict_mode_refuses_the_file_naming_lines(tmp_path: Path) -> None:
     path = _write(tmp_path / "c.tsv", "ref\tes\ten\nA 1\thola\t  \n")
     with pytest.raises(DataError, match=r"c.tsv:2: empty target text"):
