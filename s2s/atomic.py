@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,13 +24,17 @@ def swap_into_place(tmp: Path, out_dir: Path) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` through a temporary sibling renamed into place (never a half file)."""
+    """Write `text` (UTF-8) to `path` through a temporary sibling renamed into place (never a half file).
+
+    The temporary file is opened like any new file, so the result gets the usual umask permissions
+    (`tempfile.mkstemp` would leave it readable by its owner only).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{time.time_ns()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with tmp.open("x", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: lis
     task = ray.remote(num_cpus=0.5, max_retries=2)(_chunk_task)
     spec_data = asdict(spec)
     chunk_dir.mkdir(parents=True, exist_ok=True)
-    queue, running = list(todo), dict[Any, int]()
+    queue, running, finished = list(todo), dict[Any, int](), 0
     with tqdm(total=len(todo), desc="distil chunks", unit="chunk", disable=not os.isatty(2)) as bar:
         while queue or running:
             while queue and len(running) < spec.parallel:
@@ -182,6 +183,9 @@ def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: lis
                 for name in OUTPUTS:
                     write_atomic(_chunk_path(chunk_dir, c, name), "\n".join(result[name]) + "\n")
                 bar.update(1)
+                finished += 1
+                if bar.disable:  # no terminal (a log file, a Ray job): one line per chunk instead of a bar
+                    print(f"[distill-data] chunk {c + 1} done ({finished}/{len(todo)})", file=sys.stderr, flush=True)
 
 
 def _assemble(path: Path, table: Corpus, tgt_col: str, chunk_dir: Path, n_chunks: int, name: str) -> Path:

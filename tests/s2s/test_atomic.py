@@ -15,6 +15,9 @@ def test_write_text_atomic_replaces_and_leaves_no_temporaries(tmp_path: Path) ->
     write_text_atomic(target, "new ü\n")
     assert target.read_text(encoding="utf-8") == "new ü\n"
     assert [p.name for p in target.parent.iterdir()] == ["out.tsv"]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x", encoding="utf-8")
+    assert target.stat().st_mode == plain.stat().st_mode  # the umask's permissions, not owner-only
 
 
 def test_write_text_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:

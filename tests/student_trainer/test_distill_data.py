@@ -41,12 +41,14 @@ def _expected(micro_checkpoint: Path, tokenizer: Tokenizer, rows: list[list[str]
 
 def test_distilled_corpora_match_direct_beam_search_and_resume(
         ray_cluster: str, teacher_endpoint: str, micro_checkpoint: Path, tokenizer: Tokenizer,
-        source_tsv: Path, tmp_path: Path) -> None:
+        source_tsv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "distilled"
     spec = DistillSpec(teacher=teacher_endpoint, data=str(source_tsv), out_dir=str(out), beam=BEAM, nbest=NBEST,
                        max_len=MAX_LEN, chunk_size=3, parallel=2, tokenizer=str(micro_checkpoint))
     outcome = distill_data(spec)
     assert (outcome.rows, outcome.skipped_rows, outcome.chunks, outcome.chunks_reused) == (7, 1, 3, 0)
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[distill-data] chunk")]
+    assert len(progress) == 3 and progress[-1].endswith("(3/3)")
     assert outcome.teacher_id == "micro"
     rows = [line.split("\t") for line in source_tsv.read_text(encoding="utf-8").splitlines()[1:8]]
     seq_kd, seq_inter = _expected(micro_checkpoint, tokenizer, rows)
