@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sacrebleu
 from transformers import MarianMTModel
+
+if TYPE_CHECKING:
+    from s2s.export import Ct2Model
 
 from s2s.decoding import generate_nbest
 from s2s.tokenizer import Tokenizer
@@ -59,6 +62,19 @@ def evaluate_decoding(model: MarianMTModel, tokenizer: Tokenizer, sources: Seque
     seconds = time.perf_counter() - start
     texts = [tokenizer.decode(h[0].ids) for h in hyps]
     out_tokens = sum(len(h[0].ids) for h in hyps)
+    name = "greedy" if beam_size == 1 else f"beam{beam_size}"
+    result = EvalResult(name, len(texts), score_corpus(texts, references), seconds,
+                        len(texts) / seconds, out_tokens / seconds)
+    return result, texts
+
+
+def evaluate_export(model: Ct2Model, sources: Sequence[str], references: Sequence[str], beam_size: int,
+                    max_len: int = 256, max_batch_size: int = 32) -> tuple[EvalResult, list[str]]:
+    """Like `evaluate_decoding`, through a CTranslate2 export (`max_batch_size` sentences per call)."""
+    start = time.perf_counter()
+    texts = model.translate(list(sources), beam_size=beam_size, max_len=max_len, max_batch_size=max_batch_size)
+    seconds = time.perf_counter() - start
+    out_tokens = sum(len(model.tokenizer.encode_target(t, max_len)) for t in texts)
     name = "greedy" if beam_size == 1 else f"beam{beam_size}"
     result = EvalResult(name, len(texts), score_corpus(texts, references), seconds,
                         len(texts) / seconds, out_tokens / seconds)

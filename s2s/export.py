@@ -30,6 +30,7 @@ from transformers import MarianMTModel
 
 from s2s import atomic
 from s2s.checkpoint import MANIFEST, Manifest, load_checkpoint, read_manifest
+from s2s.decoding import Hypothesis
 from s2s.errors import CheckpointError, KDError
 from s2s.tokenizer import Tokenizer
 
@@ -53,6 +54,7 @@ class ExportInfo:
     bleu_set: str | None = None
     bleu_sentences: int | None = None
     exported_at: float = 0.0
+    vmap: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -91,26 +93,30 @@ class _CheckpointConverter(Converter):  # type: ignore[misc]
 
 
 def export_checkpoint(model_dir: Path, out_dir: Path, quantization: str = "int8",
-                      eval_tsv: Path | None = None, eval_limit: int | None = None) -> ExportInfo:
+                      eval_tsv: Path | None = None, eval_limit: int | None = None,
+                      vmap: Path | None = None) -> ExportInfo:
     """Convert a checkpoint (or plain HF Marian folder) to CTranslate2 in `out_dir`, atomically.
 
     An existing export at `out_dir` is replaced (this is how a served model is updated); any other
-    existing, non-empty folder is refused so that no unrelated files are deleted.
+    existing, non-empty folder is refused so that no unrelated files are deleted. With `vmap` (a
+    vocabulary map, `s2s.shortlist`), translations restrict the output layer to the batch's shortlist.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     _check_target(model_dir, out_dir, quantization)
+    if vmap is not None and not Path(vmap).is_file():
+        raise KDError(f"--vmap {vmap} is not a file; build one with `kd shortlist`")
     checkpoint = load_checkpoint(model_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         _CheckpointConverter(checkpoint.model, checkpoint.tokenizer).convert(
-            str(tmp), quantization=quantization, force=True)
+            str(tmp), quantization=quantization, force=True, vmap=str(vmap) if vmap is not None else None)
         checkpoint.tokenizer.save(tmp)
         (tmp / MANIFEST).write_text(checkpoint.manifest.to_json(), encoding="utf-8")
         info = ExportInfo(
             quantization=quantization, size_bytes=_folder_bytes(tmp), source=str(model_dir.resolve()),
             max_source_positions=int(checkpoint.model.config.max_position_embeddings),
-            ctranslate2_version=ctranslate2.__version__, exported_at=time.time())
+            ctranslate2_version=ctranslate2.__version__, exported_at=time.time(), vmap=vmap is not None)
         if eval_tsv is not None:
             info = _with_bleu(info, tmp, Path(eval_tsv), eval_limit)
         (tmp / EXPORT_INFO).write_text(info.to_json(), encoding="utf-8")
@@ -178,6 +184,20 @@ class Ct2Model:
         self.translator = ctranslate2.Translator(
             str(self.folder), device="cpu", compute_type="default", intra_threads=threads, inter_threads=1)
 
+    def nbest(self, src_ids: Sequence[Sequence[int]], beam_size: int, nbest: int, max_len: int,
+              max_batch_size: int = 64) -> list[list[Hypothesis]]:
+        """Beam-search n-best lists from token ids, in the shape `s2s.decoding.generate_nbest` returns them.
+
+        Like the PyTorch path (`max_new_tokens=max_len` with `</s>` forced at the cap), every hypothesis ends
+        in `</s>` and has at most `max_len` ids; scores are length-normalised log-probabilities."""
+        tok = self.tokenizer
+        sources = [[tok.id_to_piece[int(i)] for i in ids] for ids in src_ids]
+        results = self.translator.translate_batch(
+            sources, beam_size=beam_size, num_hypotheses=nbest, max_decoding_length=max(max_len - 1, 1),
+            max_batch_size=max_batch_size, length_penalty=1.0, return_scores=True)
+        return [[Hypothesis([tok.vocab.get(p, tok.unk_id) for p in hyp] + [tok.eos_id], float(score))
+                 for hyp, score in zip(r.hypotheses, r.scores, strict=True)] for r in results]
+
     def translate(self, texts: Sequence[str], beam_size: int = 1, max_len: int | Sequence[int] = 128,
                   max_batch_size: int = 64) -> list[str]:
         """Translate like `s2s.decoding.translate`: `max_len` (one for all, or one per text) counts the
@@ -190,7 +210,7 @@ class Ct2Model:
         for limit, idx in length_groups(caps, beam_size).items():
             results = self.translator.translate_batch(
                 [sources[i] for i in idx], beam_size=beam_size, max_decoding_length=max(limit - 1, 1),
-                max_batch_size=max_batch_size, length_penalty=1.0)
+                max_batch_size=max_batch_size, length_penalty=1.0, use_vmap=self.info.vmap)
             for i, result in zip(idx, results, strict=True):
                 ids = [tok.vocab.get(p, tok.unk_id) for p in result.hypotheses[0]]
                 out[i] = tok.decode(ids[: caps[i] - 1])

@@ -2,7 +2,8 @@
 
 For every row of a TSV the teacher's beam search gives an n-best list. Seq-KD keeps the best beam
 output; Seq-Inter keeps the n-best candidate with the highest sentence BLEU (sacrebleu) against the
-reference. Both are written as TSVs with the input's columns, the target column replaced. The rows are
+reference, and its variant `seq_inter_chrf` the one with the highest sentence chrF (Bergamot's choice,
+smoother than sentence BLEU on short verses). All are written as TSVs with the input's columns, the target column replaced. The rows are
 cut into chunks that run as Ray tasks; each finished chunk is kept under `out/chunks/`, so an
 interrupted run resumes where it stopped, and the teacher service's Redis cache answers repeated
 Generate requests.
@@ -29,7 +30,7 @@ from s2s.tokenizer import Tokenizer
 from student_trainer.recipe import REFERENCE_TEACHER, shared_path
 
 log = logging.getLogger(__name__)
-OUTPUTS = ("seq_kd", "seq_inter")
+OUTPUTS = ("seq_kd", "seq_inter", "seq_inter_chrf")
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,15 @@ def best_by_bleu(candidates: Sequence[str], reference: str) -> int:
     return max(range(len(candidates)), key=lambda i: (scores[i], -i))
 
 
+def best_by_chrf(candidates: Sequence[str], reference: str) -> int:
+    """Index of the candidate with the highest sentence chrF against `reference` (first one on ties)."""
+    scores = [sacrebleu.sentence_chrf(c, [reference]).score for c in candidates]
+    return max(range(len(candidates)), key=lambda i: (scores[i], -i))
+
+
 def distil_rows(teacher: Any, tokenizer: Tokenizer, sources: Sequence[str], references: Sequence[str],
                 beam: int, nbest: int, max_len: int, max_source_len: int) -> dict[str, list[str]]:
-    """Seq-KD and Seq-Inter targets of some sentences (one Generate call, split by the client)."""
+    """Seq-KD and both Seq-Inter targets of some sentences (one Generate call, split by the client)."""
     src_ids = [tokenizer.encode_source(s, max_source_len) for s in sources]
     nbests = teacher.generate(src_ids, beam, nbest, max_len)
     out: dict[str, list[str]] = {name: [] for name in OUTPUTS}
@@ -86,6 +93,7 @@ def distil_rows(teacher: Any, tokenizer: Tokenizer, sources: Sequence[str], refe
         texts = [_clean(tokenizer.decode(h.ids)) for h in hyps]
         out["seq_kd"].append(texts[0])
         out["seq_inter"].append(texts[best_by_bleu(texts, ref)])
+        out["seq_inter_chrf"].append(texts[best_by_chrf(texts, ref)])
     return out
 
 
@@ -164,7 +172,7 @@ def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: lis
 
     from student_trainer.launch import ensure_ray
 
-    ensure_ray()
+    ensure_ray(chunk_dir.parent)
     task = ray.remote(num_cpus=0.5, max_retries=2)(_chunk_task)
     spec_data = asdict(spec)
     chunk_dir.mkdir(parents=True, exist_ok=True)

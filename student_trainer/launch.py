@@ -22,6 +22,7 @@ import yaml
 from s2s.checkpoint import Manifest, check_fingerprint, read_manifest
 from s2s.errors import KDError
 from s2s.tokenizer import Tokenizer
+from student_trainer.ray_auth import ensure_token, private_temp_dir, use_token
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import RecipeError, recipe_to_dict
 from student_trainer.stream import read_layout
@@ -62,14 +63,14 @@ def preflight(recipe: Recipe, resume: bool) -> tuple[Recipe, str | None]:
     tokenizer = Tokenizer(Path(recipe.student.tokenizer))
     _check_output(recipe.output_path, resume)
     teacher_id = None
-    if recipe.teacher.in_process and recipe.uses_teacher:
+    if recipe.teacher.in_process and recipe.connects_teacher:
         # Read the manifest only: loading the model in the driver would cost memory (and a GPU) for nothing.
         folder = Path(recipe.teacher.in_process)
         manifest = read_manifest(folder)
         check_fingerprint(tokenizer.fingerprint, manifest.vocab_fingerprint, "student vocabulary",
                           f"teacher {folder}")
         teacher_id = manifest.model_id
-    elif recipe.uses_teacher:
+    elif recipe.connects_teacher:
         teacher, info = connect_checked(recipe.teacher, tokenizer.fingerprint)
         teacher.close()
         teacher_id = info.model_id
@@ -103,8 +104,12 @@ def _check_output(out: Path, resume: bool) -> None:
         log.warning("--resume: %s holds no previous run; starting from scratch", out)
 
 
-def ensure_ray() -> None:
-    """Connect to `RAY_ADDRESS` when set (a cluster, or inside `ray job submit`), else start local Ray."""
+def ensure_ray(state_dir: Path) -> None:
+    """Connect to `RAY_ADDRESS` when set (a cluster, or inside `ray job submit`), else start local Ray.
+
+    A local Ray gets its own token in `state_dir/ray/auth_token` (see `student_trainer.ray_auth`), so the
+    run needs nothing from the home directory; a second run with the same `state_dir` reuses the token.
+    """
     import ray
 
     if ray.is_initialized():
@@ -114,24 +119,30 @@ def ensure_ray() -> None:
         ray.init(address=address)
         return
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    start_local_ray(runtime_env={"env_vars": {"PYTHONPATH": path}})
+    start_local_ray(Path(state_dir) / "ray", runtime_env={"env_vars": {"PYTHONPATH": path}})
 
 
-def start_local_ray(**init_args: Any) -> str:
-    """Start a local Ray instance on loopback whose own processes know its address; returns the address.
+def start_local_ray(token_dir: Path, **init_args: Any) -> str:
+    """Start a local Ray instance on loopback, with token authentication, whose own processes know its
+    address; returns the address.
+
+    The token lives in `token_dir` (created 0600 if absent) and Ray's session files in a private temporary
+    folder, so nothing is shared with other Ray instances or read from `~/.ray` and `/tmp/ray`.
 
     Ray's helper actors (e.g. Ray Train's placement-group cleaner, which asks the state API whether the
     controller is alive) find "their" cluster through `RAY_ADDRESS`, else through
-    `/tmp/ray/ray_current_cluster` -- which names whatever cluster `ray start` made last on this machine.
+    `ray_current_cluster` in the temporary folder -- which names whatever cluster `ray start` made last.
     Asked about the wrong cluster, the cleaner decides our controller is dead and removes the workers'
     placement group. So the GCS port is chosen here and `RAY_ADDRESS` set before the processes start.
     """
     import ray
 
+    use_token(ensure_token(token_dir))
     port = _free_port()
     address = f"127.0.0.1:{port}"
     os.environ["RAY_GCS_SERVER_PORT"] = str(port)
     os.environ["RAY_ADDRESS"] = address
+    init_args.setdefault("_temp_dir", str(private_temp_dir()))
     try:
         ray.init(address="local", _node_ip_address="127.0.0.1", **init_args)
     except BaseException:
@@ -157,7 +168,7 @@ def train(recipe: Recipe, resume: bool = False) -> TrainOutcome:
     out = recipe.output_path
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False), encoding="utf-8")
-    ensure_ray()
+    ensure_ray(out)
     print(f"[trainer] {recipe.name}: loss {recipe.loss.kind}, teacher {teacher_id or '-'}, output {out}", flush=True)
     trainer = TorchTrainer(
         train_worker, train_loop_config={"recipe": recipe_to_dict(recipe)},

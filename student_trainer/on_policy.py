@@ -53,3 +53,48 @@ def _cut(row: list[int], eos: int, pad_id: int) -> list[int]:
         if token == eos:
             break
     return kept or [eos]
+
+
+@torch.no_grad()
+def sample_exactly(model: nn.Module, batch: Batch, pad_id: int, device: torch.device,
+                   generator: torch.Generator | None = None, extra_len: int = 10) -> Batch:
+    """The batch's sources with targets sampled from p itself: temperature 1, nothing banned or forced.
+
+    Unlike `generate` (whose logits processors force `</s>` at the length cap and may ban ids), every
+    token is drawn from the plain softmax of the model in eval mode -- the same p that the loss then
+    differentiates in eval mode, so the single-sample estimator stays unbiased. A sequence ends after its
+    first `</s>` or `<pad>` (both are ordinary outcomes here) or at the length cap.
+    """
+    plain = unwrap(model)
+    was_training = plain.training
+    plain.eval()
+    try:
+        src, mask = (t.to(device) for t in pad_ids(batch.src, pad_id))
+        encoded = plain.get_encoder()(input_ids=src, attention_mask=mask)
+        eos = int(plain.config.eos_token_id)  # type: ignore[arg-type]
+        steps = max(len(t) for t in batch.tgt) + extra_len
+        token = torch.full((len(batch.src), 1), pad_id, dtype=torch.long, device=device)
+        past, rows = None, []
+        ended = torch.zeros(len(batch.src), dtype=torch.bool, device=device)
+        for _ in range(steps):
+            out = plain(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=token,
+                        cache=past, use_cache=True)
+            probs = torch.softmax(out.logits[:, -1].float(), dim=-1)
+            token = torch.multinomial(probs.cpu(), 1, generator=generator).to(device)
+            past = out.cache
+            rows.append(token)
+            ended |= (token.squeeze(1) == eos) | (token.squeeze(1) == pad_id)
+            if bool(ended.all()):
+                break
+    finally:
+        plain.train(was_training)
+    sampled = torch.cat(rows, dim=1).tolist()
+    return Batch(batch.src, [_cut_at_end(row, (eos, pad_id)) for row in sampled])
+
+
+def _cut_at_end(row: list[int], ends: tuple[int, ...]) -> list[int]:
+    """Ids up to and including the first end id (or all of them, at the length cap)."""
+    for i, token in enumerate(row):
+        if token in ends:
+            return row[: i + 1]
+    return row

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-LossKind = Literal["nll", "word_kd", "ka", "jsd", "tie_kd"]
-Support = Literal["auto", "teacher", "student", "full"]
+LossKind = Literal["nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd"]
+Support = Literal["auto", "teacher", "student", "full", "sampled", "both"]
 OnPolicy = Literal["off", "sample", "greedy"]
 
 REFERENCE_TEACHER = Path("models") / "teacher-bible-es-en-small"
@@ -55,11 +55,13 @@ class TeacherSpec:
 class LossSpec:
     """The training objective and its weights.
 
-    `alpha` mixes Word-KD, JSD and TIE-KD with the NLL (`(1-α)·NLL + α·KD`), `lam` mixes KA
-    (`(1-λ)·NLL + λ·KA`), `beta` is the KA share inside JSD (`β·KA + (1-β)·KD`). `k` is the teacher's
-    top-k, `k_prime` the number of student candidates scored by the teacher. `support` restricts the
-    distillation term to the teacher's top-k or the student's top-k' ("proactive" experiments); `full`
-    is the exact full-vocabulary KA, possible only with an in-process teacher.
+    `alpha` mixes Word-KD, JSD and TIE-KD with the NLL (`(1-α)·NLL + α·KD`), `lam` mixes KA and the
+    single-sample on-policy KA (`ka_sampled`) (`(1-λ)·NLL + λ·KA`), `beta` is the KA share inside JSD
+    (`β·KA + (1-β)·KD`). `k` is the teacher's top-k, `k_prime` the number of student candidates scored by
+    the teacher. `support` restricts the distillation term to the teacher's top-k or the student's top-k'
+    ("proactive" experiments); `full` is the exact full-vocabulary KA, possible only with an in-process
+    teacher. `renormalise` switches the KA term from the KL over candidates plus rest mass (the default)
+    to the KL between p and q both renormalised on the candidates. See `student_trainer.terms`.
     """
 
     kind: LossKind = "nll"
@@ -124,7 +126,12 @@ class RaySpec:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A complete training run. `max_steps`, when set, overrides `epochs`; `eval_every` 0 = only at the end."""
+    """A complete training run. `max_steps`, when set, overrides `epochs`; `eval_every` 0 = only at the end.
+
+    `patience` > 0 stops training after that many validations in a row without a better valid BLEU
+    (training "until validation BLEU stops improving"); `keep_best` makes the final student the validated
+    checkpoint with the best valid BLEU (kept in `output_dir/best`) instead of the last step's.
+    """
 
     name: str = "run"
     output_dir: str = "runs/{name}"
@@ -134,6 +141,9 @@ class Recipe:
     eval_every: int = 1000
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
+    patience: int = 0
+    keep_best: bool = False
+    diagnostics: bool = False
     student: StudentSpec = field(default_factory=StudentSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
     loss: LossSpec = field(default_factory=LossSpec)
@@ -150,3 +160,8 @@ class Recipe:
     def uses_teacher(self) -> bool:
         """Whether the objective needs a teacher (everything but plain NLL)."""
         return self.loss.kind != "nll"
+
+    @property
+    def connects_teacher(self) -> bool:
+        """Whether the run talks to a teacher at all (the objective, or validation diagnostics)."""
+        return self.uses_teacher or self.diagnostics

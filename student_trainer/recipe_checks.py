@@ -7,24 +7,10 @@ exact KA over gRPC, ...). All problems are collected so that one run of the CLI 
 
 from __future__ import annotations
 
-from student_trainer.recipe import LossSpec, Recipe
+from student_trainer.recipe import Recipe
+from student_trainer.terms import KINDS
 
 Problem = tuple[str, str]
-
-SUPPORTS: dict[str, tuple[str, ...]] = {
-    "nll": ("auto",),
-    "word_kd": ("auto", "teacher", "student"),
-    "ka": ("auto", "student", "teacher", "full"),
-    "jsd": ("auto",),
-    "tie_kd": ("auto", "teacher"),
-}
-DEFAULT_SUPPORT = {"nll": "none", "word_kd": "teacher", "ka": "student", "jsd": "both", "tie_kd": "teacher"}
-
-
-def resolved_support(loss: LossSpec) -> str:
-    """The vocabulary subset the distillation term uses once `auto` is replaced by the kind's default."""
-    return DEFAULT_SUPPORT[loss.kind] if loss.support == "auto" else loss.support
-
 
 def recipe_problems(recipe: Recipe) -> list[Problem]:
     """Every semantic problem of `recipe` as (dotted key, what is wrong and what to do)."""
@@ -46,7 +32,10 @@ def _unit(key: str, value: float) -> list[Problem]:
 def _top_problems(r: Recipe) -> list[Problem]:
     out = [*_positive("epochs", r.epochs), *_positive("max_steps", r.max_steps),
            *_positive("log_every", r.log_every), *_positive("eval_every", r.eval_every, allow_zero=True),
-           *_positive("checkpoint_every", r.checkpoint_every), *_positive("keep_checkpoints", r.keep_checkpoints)]
+           *_positive("checkpoint_every", r.checkpoint_every), *_positive("keep_checkpoints", r.keep_checkpoints),
+           *_positive("patience", r.patience, allow_zero=True)]
+    if (r.patience or r.keep_best) and not r.eval_every:
+        out.append(("eval_every", "patience and keep_best compare validations: set eval_every > 0"))
     if not r.name.strip() or "/" in r.name:
         out.append(("name", f"must be a non-empty name without '/', got {r.name!r}"))
     if not r.output_dir.strip():
@@ -61,10 +50,13 @@ def _loss_problems(r: Recipe) -> list[Problem]:
            *_positive("loss.k", loss.k), *_positive("loss.k_prime", loss.k_prime),
            *_positive("loss.margin", loss.margin, allow_zero=True),
            *_positive("loss.rank_weight", loss.rank_weight, allow_zero=True)]
-    allowed = SUPPORTS[loss.kind]
+    allowed = ("auto",) if loss.kind == "nll" else ("auto", *KINDS[loss.kind].supports)
     if loss.support not in allowed:
         out.append(("loss.support", f"{loss.support!r} is not available for loss.kind={loss.kind!r}; "
                                     f"choose one of {', '.join(allowed)}"))
+    if loss.kind == "ka_sampled" and loss.on_policy == "greedy":
+        out.append(("loss.on_policy", "ka_sampled trains on translations sampled from the student itself; "
+                                      "leave loss.on_policy at off (or sample)"))
     if loss.support == "full" and not r.teacher.in_process:
         out.append(("loss.support", "'full' (exact KA over the whole vocabulary) needs the teacher's full "
                                     "logits: set teacher.in_process to a teacher folder"))
@@ -79,6 +71,9 @@ def _teacher_problems(r: Recipe) -> list[Problem]:
            *_positive("teacher.prefetch", t.prefetch, allow_zero=True)]
     if t.endpoints and t.in_process:
         out.append(("teacher.endpoints", "set either teacher.endpoints or teacher.in_process, not both"))
+    if r.diagnostics and not r.uses_teacher and not (t.endpoints or t.in_process):
+        out.append(("teacher.endpoints", "diagnostics compare the student with the teacher: set teacher.endpoints "
+                                         "(host:port[,host:port]) or teacher.in_process (a model folder)"))
     if r.uses_teacher and not (t.endpoints or t.in_process):
         out.append(("teacher.endpoints", f"loss.kind={r.loss.kind!r} needs a teacher: set teacher.endpoints "
                                          "(host:port[,host:port]) or teacher.in_process (a model folder)"))

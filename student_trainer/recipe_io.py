@@ -12,7 +12,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -21,6 +21,7 @@ from student_trainer.recipe import Recipe
 from student_trainer.recipe_checks import recipe_problems
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+T = TypeVar("T")
 
 
 class RecipeError(KDError):
@@ -97,6 +98,17 @@ def recipe_from_dict(data: Mapping[str, Any], where: str = "recipe") -> Recipe:
         lines = "\n".join(f"  {key}: {message}" for key, message in problems)
         raise RecipeError(f"{where}: {len(problems)} bad recipe value(s):\n{lines}")
     return recipe
+
+
+def typed_from_dict(cls: type[T], data: Mapping[str, Any], where: str) -> T:
+    """Any frozen config dataclass from plain data, with the recipe's type checks (unknown keys, wrong
+    types) reported by dotted name in one `RecipeError`."""
+    problems: list[tuple[str, str]] = []
+    value = _build(cls, data, "", problems)
+    if problems:
+        lines = "\n".join(f"  {key}: {message}" for key, message in problems)
+        raise RecipeError(f"{where}: {len(problems)} bad value(s):\n{lines}")
+    return value  # type: ignore[no-any-return]
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

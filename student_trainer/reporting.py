@@ -84,3 +84,12 @@ def agree_and_count(has_batch: bool, tokens: int, device: torch.device) -> tuple
     value = torch.tensor([0 if has_batch else 1, tokens if has_batch else 0], device=device, dtype=torch.long)
     dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return int(value[0].item()) == 0, int(value[1].item())
+
+
+def agree_any(flag: bool, device: torch.device) -> bool:
+    """Whether any worker raised `flag` (rank 0's early-stopping decision reaches every worker)."""
+    if not _distributed():
+        return flag
+    value = torch.tensor([1 if flag else 0], device=device, dtype=torch.long)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())

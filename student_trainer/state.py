@@ -27,12 +27,17 @@ MODEL_DIR, OPTIMIZER_FILE, PROGRESS_FILE = "student", "optimizer.pt", "progress.
 
 @dataclass
 class Progress:
-    """Where the training loop is: optimiser steps done, current epoch and batches consumed in it."""
+    """Where the training loop is: optimiser steps done, current epoch and batches consumed in it, and the
+    best validation so far (for early stopping and keep-best)."""
 
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
     target_tokens: int = 0
+    best_bleu: float | None = None
+    best_step: int = 0
+    evals_since_best: int = 0
+    stopped_early: bool = False
 
 
 def build_student(spec: StudentSpec, tokenizer: Tokenizer) -> MarianMTModel:

@@ -3,6 +3,12 @@
 Only the first `data.valid_sentences` pairs of the validation file are used, so that evaluation stays
 cheap enough to run every `eval_every` steps; the final student is evaluated the same way and the result
 goes into its manifest. Full test-set evaluation is `kd evaluate`.
+
+With `Diagnostics` (the recipe's `diagnostics: true`), each validation also reports the KA paper's
+diagnostics on the reference positions, from the teacher's `TopK` (cached after the first validation):
+`diag_topk_precision`, the share of the student's top-k' ids that are in the teacher's top-k;
+`diag_top1_agreement`, how often both rank the same id first; and `diag_student_entropy`, the student's
+mean entropy per position in nats (mode-seeking objectives lower it).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import MarianMTModel
 
@@ -24,6 +31,7 @@ from student_trainer.batches import Batch, to_tensors
 from student_trainer.objectives import forward_logits
 from student_trainer.on_policy import unwrap
 from student_trainer.recipe import DataSpec
+from student_trainer.teacher_link import topk_tensors
 
 
 @dataclass(frozen=True)
@@ -46,25 +54,64 @@ def load_valid(spec: DataSpec, tokenizer: Tokenizer) -> ValidSet:
     return ValidSet([p.src for p in pairs], [p.tgt for p in pairs], batches)
 
 
+@dataclass(frozen=True)
+class Diagnostics:
+    """The teacher to compare with at validation, its top-k and the student's k'."""
+
+    teacher: Any
+    k: int
+    k_prime: int
+
+
+class _DiagSums:
+    """Running sums of the diagnostics over validation positions."""
+
+    def __init__(self) -> None:
+        self.precision = self.top1 = self.entropy = 0.0
+        self.positions = 0
+
+    def add(self, logits: torch.Tensor, teacher_ids: torch.Tensor, mask: torch.Tensor, k_prime: int) -> None:
+        logp = F.log_softmax(logits.float(), dim=-1)
+        own = logp.topk(min(k_prime, logp.shape[-1]), dim=-1).indices
+        hits = (own.unsqueeze(-1) == teacher_ids.unsqueeze(-2)).any(dim=-1).float().mean(dim=-1)
+        self.precision += float(hits[mask].sum())
+        self.top1 += float((own[..., 0] == teacher_ids[..., 0])[mask].float().sum())
+        self.entropy += float((-(logp.exp() * logp).sum(-1))[mask].sum())
+        self.positions += int(mask.sum())
+
+    def result(self) -> dict[str, float]:
+        n = max(self.positions, 1)
+        return {"diag_topk_precision": self.precision / n, "diag_top1_agreement": self.top1 / n,
+                "diag_student_entropy": self.entropy / n}
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, tokenizer: Tokenizer, valid: ValidSet, device: torch.device,
-             max_len: int) -> dict[str, Any]:
-    """`valid_nll` (per token, no smoothing), `valid_bleu` and `valid_chrf` (greedy decoding)."""
+             max_len: int, diagnostics: Diagnostics | None = None) -> dict[str, Any]:
+    """`valid_nll` (per token, no smoothing), `valid_bleu` and `valid_chrf` (greedy decoding), and the
+    `diag_*` diagnostics when a teacher is given."""
     if not valid.sources:
         return {}
     plain = unwrap(model)
     was_training = plain.training
     plain.eval()
+    diag = _DiagSums()
     try:
         total, tokens = 0.0, 0
         for batch in valid.batches:
             t = to_tensors(batch, tokenizer.pad_id, device)
-            total += float(nll_loss(forward_logits(plain, t), t.labels, tokenizer.pad_id, reduction="sum"))
+            logits = forward_logits(plain, t)
+            total += float(nll_loss(logits, t.labels, tokenizer.pad_id, reduction="sum"))
             tokens += batch.target_tokens
+            if diagnostics is not None:
+                answer = diagnostics.teacher.topk_async(batch.src, batch.tgt, diagnostics.k).result()
+                top = topk_tensors(answer, logits.shape[1], logits.device)
+                diag.add(logits, top.ids, t.target_mask, diagnostics.k_prime)
         assert isinstance(plain, MarianMTModel)
         result, _ = evaluate_decoding(plain, tokenizer, valid.sources, valid.references, beam_size=1,
                                       max_len=max_len, progress=False)
     finally:
         plain.train(was_training)
     return {"valid_nll": total / max(tokens, 1), "valid_bleu": result.scores.bleu,
-            "valid_chrf": result.scores.chrf, "valid_sentences": len(valid.sources)}
+            "valid_chrf": result.scores.chrf, "valid_sentences": len(valid.sources),
+            **(diag.result() if diagnostics is not None else {})}

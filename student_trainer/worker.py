@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from transformers.utils import logging as transformers_logging
 
-from s2s.checkpoint import save_checkpoint
+from s2s.checkpoint import load_checkpoint, save_checkpoint
 from s2s.tokenizer import Tokenizer
 from student_trainer.batches import Batch
 from student_trainer.metrics import MetricsLog
@@ -31,7 +31,7 @@ from student_trainer.optimizer import build_optimizer, clip_and_step
 from student_trainer.prefetch import Prefetcher
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import recipe_from_dict
-from student_trainer.reporting import LocalReporter, RayReporter, Reporter, agree_and_count
+from student_trainer.reporting import LocalReporter, RayReporter, Reporter, agree_and_count, agree_any
 from student_trainer.state import (
     Progress,
     build_student,
@@ -41,9 +41,9 @@ from student_trainer.state import (
 )
 from student_trainer.stream import ShardStream
 from student_trainer.teacher_link import TeacherAPI, WaitClock, cache_counts, connect_checked
-from student_trainer.validation import ValidSet, evaluate, load_valid
+from student_trainer.validation import Diagnostics, ValidSet, evaluate, load_valid
 
-METRICS_FILE, FINAL_DIR = "metrics.jsonl", "final"
+METRICS_FILE, FINAL_DIR, BEST_DIR = "metrics.jsonl", "final", "best"
 
 
 def train_worker(config: dict[str, Any]) -> None:
@@ -103,7 +103,7 @@ class TrainLoop:
         if self.device.type == "cpu":
             torch.set_num_threads(r.ray.torch_threads or max(int(r.ray.cpus_per_worker), 1))
         tokenizer = Tokenizer(Path(r.student.tokenizer))
-        if r.uses_teacher:  # before anything is trained: refuses a teacher with another vocabulary
+        if r.connects_teacher:  # before anything is trained: refuses a teacher with another vocabulary
             self.teacher, info = connect_checked(r.teacher, tokenizer.fingerprint)
             self.teacher_id = info.model_id
         try:
@@ -134,6 +134,8 @@ class TrainLoop:
 
     def _finished(self, progress: Progress) -> bool:
         r = self.recipe
+        if progress.stopped_early:
+            return True
         return progress.step >= r.max_steps if r.max_steps else progress.epoch >= r.epochs
 
     def _epoch(self, s: Session) -> None:
@@ -165,11 +167,40 @@ class TrainLoop:
         if p.step % r.log_every == 0:
             cache = cache_counts(self.teacher.stats()) if self.teacher is not None else (0, 0)
             self.log.emit(p.step, p.epoch, float(s.scheduler.get_last_lr()[0]), self._wait_delta(), cache)
-        if r.eval_every and p.step % r.eval_every == 0 and s.valid is not None:
-            self.log.event("eval", step=p.step, **evaluate(s.model, s.tokenizer, s.valid, self.device,
-                                                           r.data.max_len))
+        if r.eval_every and p.step % r.eval_every == 0:
+            self._validate(s)
         if p.step % r.checkpoint_every == 0:
             self._checkpoint(s)
+
+    def _diagnostics(self) -> Diagnostics | None:
+        r = self.recipe
+        if not r.diagnostics or self.teacher is None:
+            return None
+        return Diagnostics(self.teacher, r.loss.k, r.loss.k_prime)
+
+    def _validate(self, s: Session) -> None:
+        """Evaluate on rank 0, track the best valid BLEU (saving it with `keep_best`), stop on `patience`."""
+        r, p = self.recipe, s.progress
+        improved = False
+        if s.valid is not None:
+            result = evaluate(s.model, s.tokenizer, s.valid, self.device, r.data.max_len, self._diagnostics())
+            self.log.event("eval", step=p.step, **result)
+            bleu = float(result.get("valid_bleu", 0.0))
+            improved = p.best_bleu is None or bleu > p.best_bleu
+            if improved:
+                p.best_bleu, p.best_step, p.evals_since_best = bleu, p.step, 0
+                if r.keep_best:
+                    plain = unwrap(s.model)
+                    save_checkpoint(plain, s.tokenizer, self.out / BEST_DIR, student_manifest(
+                        r, self.recipe_data, s.tokenizer, plain, f"{r.name}-best", self.teacher_id,
+                        {"step": p.step, **result}))
+            else:
+                p.evals_since_best += 1
+        stop = bool(r.patience) and s.valid is not None and p.evals_since_best >= r.patience
+        if agree_any(stop, self.device):
+            p.stopped_early = True
+            self.log.event("early_stop", step=p.step, best_step=p.best_step, best_valid_bleu=p.best_bleu,
+                           patience=r.patience)
 
     def _wait_delta(self) -> float:
         """Seconds blocked on the teacher since the previous interval line."""
@@ -213,8 +244,12 @@ class TrainLoop:
             return
         r, p, plain = self.recipe, s.progress, unwrap(s.model)
         metrics: dict[str, Any] = {"steps": p.step, "epochs": p.epoch, "target_tokens": p.target_tokens}
+        if r.keep_best and (self.out / BEST_DIR / "config.json").is_file():
+            best = load_checkpoint(self.out / BEST_DIR, expected_fingerprint=s.tokenizer.fingerprint)
+            plain.load_state_dict(best.model.state_dict())
+            metrics.update({"best_step": p.best_step, "stopped_early": p.stopped_early})
         if s.valid is not None:
-            metrics.update(evaluate(s.model, s.tokenizer, s.valid, self.device, r.data.max_len))
+            metrics.update(evaluate(s.model, s.tokenizer, s.valid, self.device, r.data.max_len, self._diagnostics()))
         manifest = student_manifest(r, self.recipe_data, s.tokenizer, plain, r.name, self.teacher_id, metrics)
         save_checkpoint(plain, s.tokenizer, self.out / FINAL_DIR, manifest)
         self.log.event("end", final=str(self.out / FINAL_DIR), **metrics)

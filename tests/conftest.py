@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+_HOME_RAY = Path.home() / ".ray"
+_HOME_RAY_EXISTED = _HOME_RAY.exists()
+
 from s2s.checkpoint import Manifest, save_checkpoint
 from s2s.presets import build_model, count_parameters
 from s2s.tokenizer import Tokenizer
@@ -46,3 +49,12 @@ def micro_checkpoint(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokeni
     manifest = Manifest(model_id="micro", vocab_fingerprint=tokenizer.fingerprint,
                         parameters=count_parameters(model), preset="test-micro")
     return save_checkpoint(model, tokenizer, out, manifest)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything created `~/.ray`: every Ray the project starts must use its own token
+    (on a fresh machine there is no `~/.ray`, and CI runs with a throwaway HOME to prove it)."""
+    if not _HOME_RAY_EXISTED and _HOME_RAY.exists():
+        created = sorted(str(p) for p in _HOME_RAY.rglob("*"))
+        print(f"\nFAILED: the tests wrote to {_HOME_RAY} ({created}); Ray must use the project's own token")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

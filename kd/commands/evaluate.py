@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -12,7 +15,8 @@ import torch
 from kd.args import add_corpus_args, load_corpus
 from s2s.checkpoint import load_checkpoint
 from s2s.decoding import translate
-from s2s.evaluation import EvalResult, evaluate_decoding
+from s2s.evaluation import EvalResult, evaluate_decoding, evaluate_export
+from s2s.export import QUANTIZATIONS, Ct2Model, export_checkpoint, is_export
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", type=Path, default=None, help="folder for results.json and hypotheses")
     ev.add_argument("--max-tokens", type=int, default=4096, help="source tokens per decoding batch")
     ev.add_argument("--max-len", type=int, default=256, help="longest output in tokens (default 256)")
-    ev.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    ev.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    ev.add_argument("--engine", choices=("torch", "ctranslate2"), default="torch",
+                    help="decode with the PyTorch model (default) or a CTranslate2 export of it")
+    ev.add_argument("--quantization", choices=QUANTIZATIONS, default="float32",
+                    help="weights of the CTranslate2 export made for --engine ctranslate2 (default float32, which "
+                         "decodes greedy exactly like PyTorch); ignored when --model is already an export")
+    ev.add_argument("--batch-size", type=int, default=32, help="sentences per CTranslate2 call (default 32)")
     ev.set_defaults(func=run_evaluate)
     tr = sub.add_parser("translate", help="translate text given as arguments or on standard input")
     tr.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
@@ -47,23 +57,49 @@ def run_evaluate(args: argparse.Namespace) -> int:
     beams = _parse_beams(args.beams)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ckpt = load_checkpoint(args.model)
     corpus = load_corpus(args)
-    results: list[EvalResult] = []
-    for beam in beams:
-        result, hyps = evaluate_decoding(ckpt.model, ckpt.tokenizer, corpus.sources(), corpus.targets(), beam,
-                                         max_len=args.max_len, max_tokens=args.max_tokens)
-        results.append(result)
-        if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / f"hyp.{result.decoding}.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
-    _print_table(ckpt.manifest.model_id, results)
+    with _decoder(args) as (model_id, parameters, decode):
+        results: list[EvalResult] = []
+        for beam in beams:
+            result, hyps = decode(corpus.sources(), corpus.targets(), beam)
+            results.append(result)
+            _write_hypotheses(args.out, result, hyps)
+    _print_table(model_id, results)
     if args.out:
-        payload = {"model": str(args.model), "model_id": ckpt.manifest.model_id, "data": str(args.data),
-                   "parameters": ckpt.manifest.parameters, "results": [r.to_dict() for r in results]}
+        payload = {"model": str(args.model), "model_id": model_id, "data": str(args.data), "engine": args.engine,
+                   "parameters": parameters, "results": [r.to_dict() for r in results]}
+        if args.engine == "ctranslate2":
+            payload["quantization"] = args.quantization
         (args.out / "results.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
         print(f"results written to {args.out / 'results.json'}")
     return 0
+
+
+Decode = Callable[[Sequence[str], Sequence[str], int], tuple[EvalResult, list[str]]]
+
+
+@contextlib.contextmanager
+def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode]]:
+    """(model id, parameters, decode function) for the chosen engine; a temporary export is removed after."""
+    if args.engine == "torch":
+        ckpt = load_checkpoint(args.model)
+        yield ckpt.manifest.model_id, ckpt.manifest.parameters, lambda s, r, b: evaluate_decoding(
+            ckpt.model, ckpt.tokenizer, s, r, b, max_len=args.max_len, max_tokens=args.max_tokens)
+        return
+    with tempfile.TemporaryDirectory(prefix="kd-eval-ct2-") as tmp:
+        folder = args.model
+        if not is_export(folder):
+            folder = Path(tmp) / "export"
+            export_checkpoint(args.model, folder, quantization=args.quantization)
+        model = Ct2Model(folder, threads=args.threads or 0)
+        yield model.manifest.model_id, model.manifest.parameters, lambda s, r, b: evaluate_export(
+            model, s, r, b, max_len=args.max_len, max_batch_size=args.batch_size)
+
+
+def _write_hypotheses(out: Path | None, result: EvalResult, hyps: list[str]) -> None:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"hyp.{result.decoding}.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
 
 
 def _print_table(model_id: str, results: list[EvalResult]) -> None:

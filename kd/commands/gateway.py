@@ -1,4 +1,5 @@
-"""`kd export` (checkpoint → CTranslate2) and `kd gateway` (serve the exports over REST)."""
+"""`kd export` (checkpoint → CTranslate2), `kd shortlist` (its lexical shortlist) and `kd gateway` (serve the
+exports over REST)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--eval-tsv", type=Path, default=None,
                     help="measure the export's greedy BLEU on this TSV (columns es, en) and record it")
     ex.add_argument("--eval-limit", type=int, default=None, help="use only the first N sentences of --eval-tsv")
+    ex.add_argument("--vmap", type=Path, default=None,
+                    help="vocabulary map from `kd shortlist`: decode with a lexical shortlist (faster output layer)")
     ex.set_defaults(func=run_export)
+    sl = sub.add_parser("shortlist", help="a lexical shortlist (CTranslate2 vocabulary map) from a parallel corpus",
+                        description="For each source piece, the target pieces that co-occur with it most often "
+                                    "(p(t|s)), plus the most frequent target pieces; for `kd export --vmap`.")
+    sl.add_argument("--data", type=Path, required=True, help="parallel TSV (best: the distilled training data)")
+    sl.add_argument("--tokenizer", type=Path, required=True, help="the model's tokenizer (or model) folder")
+    sl.add_argument("--out", type=Path, required=True, help="vocabulary map file to write")
+    sl.add_argument("--per-source", type=int, default=50, help="candidates per source piece (default 50)")
+    sl.add_argument("--frequent", type=int, default=200, help="always-allowed frequent target pieces (default 200)")
+    sl.add_argument("--check", type=Path, default=None,
+                    help="a TSV whose target pieces the shortlist should allow: prints the coverage")
+    sl.set_defaults(func=run_shortlist)
     gw = sub.add_parser("gateway", help="serve the models under a folder over REST (FastAPI + CTranslate2)",
                         description="Every KD_GATEWAY_* environment variable (see docs/gateway.md) applies; "
                                     "flags win over the environment.")
@@ -34,9 +48,25 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.eval_limit is not None and args.eval_limit < 1:
         raise KDError(f"--eval-limit must be at least 1, got {args.eval_limit}")
-    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit)
+    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap)
     bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
     print(f"exported {args.model} -> {args.out} ({info.quantization}, {info.size_bytes / 1e6:.1f} MB{bleu})")
+    return 0
+
+
+def run_shortlist(args: argparse.Namespace) -> int:
+    from s2s.corpus import read_corpus
+    from s2s.shortlist import build_shortlist, coverage, write_vmap
+    from s2s.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(args.tokenizer)
+    pairs = [(p.src, p.tgt) for p in read_corpus(args.data).pairs]
+    shortlist = build_shortlist(tokenizer, pairs, args.per_source, args.frequent)
+    write_vmap(shortlist, args.out)
+    print(f"shortlist of {len(shortlist.candidates)} source pieces (+{len(shortlist.frequent)} always) -> {args.out}")
+    if args.check is not None:
+        check = [(p.src, p.tgt) for p in read_corpus(args.check).pairs]
+        print(f"coverage of {args.check} target pieces: {100 * coverage(shortlist, tokenizer, check):.2f}%")
     return 0
 
 

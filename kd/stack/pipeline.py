@@ -1,9 +1,10 @@
 """`kd up`: the main job on the embedded default, as local processes.
 
-Redis (unless `REDIS_URL`), a Ray head, the teacher, a distillation job submitted with `ray job submit`,
-evaluation of teacher and student, int8 export and the gateway, each started with the command line that
-`docker-compose.yml` uses (ports differ: free loopback ports instead of fixed container ports). Finished
-artefacts (trained students, evaluations, exports) are reused by a second run.
+Redis (unless `REDIS_URL`), a Ray head, the teacher, the gateway, and the distillation steps (Seq-KD data
+through the teacher's `Generate`, a student shrunk from the teacher, a training job submitted with `ray job
+submit`, evaluation, int8 export), each started with the command line that `docker-compose.yml` uses (ports
+differ: free loopback ports instead of fixed container ports). Finished artefacts (data, trained students,
+evaluations, exports) are reused by a second run in the same work folder.
 """
 
 from __future__ import annotations
@@ -11,28 +12,34 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kd.stack.plan import UpPlan
 from kd.stack.processes import Stack, command_succeeds, free_port, http_ok, port_open
+from kd.stack.progress import TrainProgress
 from s2s.bible import find_shared_corpus, prepare_bible
 from s2s.errors import KDError
+from student_trainer.ray_auth import ensure_token, private_temp_dir, token_env
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class UpConfig:
-    """What `kd up` runs; the defaults distil the reference teacher into a KA student in minutes."""
+    """What `kd up` runs; the defaults serve the reference teacher at once and then distil a student."""
 
     work_dir: Path = Path("runs/up")
     teacher: Path | None = None
-    recipe: str = "ka"
-    max_steps: int = 1200
+    plan: str = "default"
+    recipe: str | None = None
+    max_steps: int | None = None
     overrides: tuple[str, ...] = ()
     teacher_steps: int = 2000
     gateway_port: int = 8000
     eval_limit: int | None = 500
+    train_limit: int | None = None
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL"))
     exit_when_ready: bool = False
 
@@ -47,6 +54,7 @@ class Paths:
         self.root = self.root.resolve()
 
     data = property(lambda self: self.root / "data" / "bible-es-en")
+    seq_data = property(lambda self: self.root / "data" / "seq-kd")
     logs = property(lambda self: self.root / "logs")
     models = property(lambda self: self.root / "models")
     evals = property(lambda self: self.root / "eval")
@@ -64,11 +72,12 @@ def find_shared_teacher() -> Path | None:
     return teacher if (teacher / "config.json").is_file() else None
 
 
-def python_env() -> dict[str, str]:
-    """Children find this interpreter's `python`, `ray` and `kd` first on PATH; the Ray head and `ray job
-    submit` agree on token authentication (Ray 2.60 keeps the token in ~/.ray/auth_token)."""
+def python_env(ray_token: Path) -> dict[str, str]:
+    """Children find this interpreter's `python`, `ray` and `kd` first on PATH; the Ray head, its workers
+    and `ray job submit` use token authentication with the stack's own token (`ray_token`, in the work
+    folder), never one from `~/.ray`."""
     return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1", "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+            "PYTHONUNBUFFERED": "1", **token_env(ray_token)}
 
 
 def say(message: str) -> None:
@@ -81,11 +90,17 @@ class Up:
     def __init__(self, config: UpConfig, stack: Stack) -> None:
         self.config, self.stack = config, stack
         self.paths = Paths(config.work_dir)
-        self.env = python_env()
+        os.environ.pop("RAY_AUTH_TOKEN", None)  # it would take precedence over the stack's own token file
+        self.env = python_env(ensure_token(self.paths.root / "ray"))
+        self.gcs = ""
 
     def data(self) -> Path:
         if not (self.paths.data / "test.tsv").is_file():
             prepare_bible(self.paths.data)
+            if self.config.train_limit:
+                train = self.paths.data / "train.tsv"
+                lines = train.read_text(encoding="utf-8").splitlines()[: self.config.train_limit + 1]
+                train.write_text("\n".join(lines) + "\n", encoding="utf-8")
         say(f"corpus: {self.paths.data}")
         return self.paths.data
 
@@ -106,48 +121,78 @@ class Up:
         ports = {name: free_port() for name in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                  "ray-client-server-port", "metrics-export-port",
                                                  "runtime-env-agent-port")}
+        temp_dir = private_temp_dir("kd-up-ray-")
         self.stack.start("ray-head", ["ray", "start", "--head", "--dashboard-host=127.0.0.1", f"--port={gcs}",
+                                      f"--temp-dir={temp_dir}",
                                       f"--dashboard-port={dashboard}", "--include-dashboard=true",
                                       *[f"--{name}={port}" for name, port in ports.items()], "--block"],
                          http_ok(f"http://127.0.0.1:{dashboard}/api/gcs_healthz"), 180, self.env)
-        say(f"ray head: GCS 127.0.0.1:{gcs}, jobs http://127.0.0.1:{dashboard}")
+        say(f"ray head: GCS 127.0.0.1:{gcs}, jobs http://127.0.0.1:{dashboard} (token auth: "
+            f"{self.env['RAY_AUTH_TOKEN_PATH']}; session files: {temp_dir})")
+        self.gcs = f"127.0.0.1:{gcs}"
         return f"http://127.0.0.1:{dashboard}"
 
     def teacher(self, model: Path, redis_url: str) -> str:
         port, metrics = free_port(), free_port()
         target = f"127.0.0.1:{port}"
         self.stack.start("teacher", [sys.executable, "-m", "services.teacher", "--model", str(model),
-                                     "--port", str(port), "--redis-url", redis_url, "--metrics-port", str(metrics)],
+                                     "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
+                                     "--metrics-port", str(metrics), "--generate-engine", "ctranslate2",
+                                     "--max-batch-tokens", "60000"],
                          command_succeeds([sys.executable, "-m", "services.teacher.healthcheck", "--target", target]),
                          300, self.env)
         say(f"teacher: {model.name} serving on {target} (metrics http://127.0.0.1:{metrics}/metrics)")
         return target
 
-    def train(self, name: str, recipe: str, ray_address: str, sets: list[str]) -> Path:
+    def distill_data(self, endpoint: str, plan: UpPlan) -> Path:
+        """Seq-KD data of the training set through the teacher's Generate, as Ray tasks on the stack's head."""
+        out = self.paths.seq_data
+        if not (out / "seq_kd.tsv").is_file():
+            say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, CTranslate2)")
+            self.stack.run("distill-data", [sys.executable, "-m", "kd", "distill-data", "--teacher", endpoint,
+                                            "--data", str(self.paths.data / "train.tsv"), "--out", str(out),
+                                            "--beam", str(plan.beam), "--nbest", "1", "--chunk-size", "1024"],
+                           env={**self.env, "RAY_ADDRESS": self.gcs}, watch=self._chunk_progress("distill-data"))
+        return out / "seq_kd.tsv"
+
+    def shrink(self, teacher: Path, plan: UpPlan) -> Path:
+        out = self.paths.root / "student-init"
+        if not (out / "manifest.json").is_file():
+            say(f"student: the teacher shrunk to its encoder and decoder layer {plan.decoder_layer}")
+            self.stack.run("shrink", [sys.executable, "-m", "kd", "model", "shrink", "--teacher", str(teacher),
+                                      "--decoder-layers", str(plan.decoder_layer), "--out", str(out)], env=self.env)
+        return out
+
+    def train(self, name: str, recipe: str, ray_address: str, sets: list[str], steps: int | None = None) -> Path:
         """Submit a training job to the Ray head; reuse the run's final checkpoint when it exists."""
         out = self.paths.run(name)
         if (out / "final" / "manifest.json").is_file():
             say(f"train {name}: reusing {out / 'final'}")
             return out / "final"
         data = self.paths.data
+        recipe_arg = recipe if Path(recipe).is_file() else f"student_trainer/recipes/{recipe}.yaml"
         argv = ["ray", "job", "submit", "--address", ray_address, "--working-dir", str(REPO), "--",
-                "python", "-m", "student_trainer", "--recipe", f"student_trainer/recipes/{recipe}.yaml",
+                "python", "-m", "student_trainer", "--recipe", recipe_arg,
                 "--set", f"output_dir={out}", "--set", f"data.train={data / 'train.tsv'}",
                 "--set", f"data.valid={data / 'valid.tsv'}", *[a for s in sets for a in ("--set", s)]]
         if (out / "checkpoints").is_dir():
             argv.append("--resume")
-        say(f"train {name}: submitting `{' '.join(argv[4:])}` (log: {self.paths.logs / f'train-{name}.log'})")
-        self.stack.run(f"train-{name}", argv, env=self.env)
+        log = self.paths.logs / f"train-{name}.log"
+        say(f"train {name}: submitting `{' '.join(argv[4:])}` (log: {log})")
+        watch = TrainProgress(log, steps, say).poll if steps else None
+        self.stack.run(f"train-{name}", argv, env=self.env, watch=watch)
         return out / "final"
 
-    def evaluate(self, name: str, model: Path) -> dict[str, object]:
+    def evaluate(self, name: str, model: Path, engine: str = "torch") -> dict[str, object]:
         out = self.paths.evals / name
         if not (out / "results.json").is_file():
             limit = ["--limit", str(self.config.eval_limit)] if self.config.eval_limit else []
-            say(f"evaluate {name} on the test set (greedy{', first ' + str(self.config.eval_limit) if limit else ''})")
+            where = f", first {self.config.eval_limit}" if limit else ""
+            say(f"evaluate {name} on the test set ({engine}, greedy{where})")
             self.stack.run(f"eval-{name}", [sys.executable, "-m", "kd", "evaluate", "--model", str(model),
                                             "--data", str(self.paths.data / "test.tsv"), "--beams", "1",
-                                            "--max-len", "160", "--out", str(out), *limit], env=self.env)
+                                            "--max-len", "160", "--engine", engine, "--batch-size", "32",
+                                            "--out", str(out), *limit], env=self.env)
         return dict(json.loads((out / "results.json").read_text(encoding="utf-8")))
 
     def export(self, name: str, model: Path) -> Path:
@@ -158,12 +203,27 @@ class Up:
                                               "--out", str(out), "--quantization", "int8"], env=self.env)
         return out
 
-    def gateway(self) -> str:
+    def gateway(self, default_model: str) -> str:
+        """The gateway over the exports folder, polling it, preferring `default_model` once it appears."""
         port = self.config.gateway_port or free_port()
         url = f"http://127.0.0.1:{port}"
         self.stack.start("gateway", [sys.executable, "-m", "services.gateway", "--models", str(self.paths.models),
-                                     "--port", str(port)], http_ok(f"{url}/readyz"), 180, self.env)
+                                     "--port", str(port), "--default-model", default_model,
+                                     "--poll-seconds", "2"], http_ok(f"{url}/readyz"), 180, self.env)
         return url
+
+    def _chunk_progress(self, name: str) -> Callable[[], None]:
+        """Echo `kd distill-data`'s chunk lines from its log to the console."""
+        log, seen = self.paths.logs / f"{name}.log", [0]
+
+        def poll() -> None:
+            if not log.is_file():
+                return
+            lines = [x for x in log.read_text(errors="replace").splitlines() if x.startswith("[distill-data] chunk")]
+            for line in lines[seen[0]:]:
+                say("  " + line.removeprefix("[distill-data] "))
+            seen[0] = len(lines)
+        return poll
 
 
 def resolve_teacher(config: UpConfig) -> Path | None:

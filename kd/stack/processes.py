@@ -142,14 +142,23 @@ class Stack:
         raise ChildFailed(f"{child.name} was not ready after {timeout_s:.0f}s; see {child.log_path}")
 
     def run(self, name: str, argv: Sequence[str], timeout_s: float | None = None,
-            env: dict[str, str] | None = None) -> None:
-        """Run a one-shot step to completion as a child (so Ctrl-C stops it too); fail on non-zero exit."""
+            env: dict[str, str] | None = None, watch: Callable[[], object] | None = None) -> None:
+        """Run a one-shot step to completion as a child (so Ctrl-C stops it too); fail on non-zero exit.
+
+        `watch` is called every couple of seconds while the step runs (and once after), e.g. to show the
+        progress it writes to its log."""
         child = self._launch(name, argv, env)
         assert child.process is not None
-        try:
-            code = child.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise ChildFailed(f"{name} did not finish within {timeout_s:.0f}s; see {child.log_path}") from exc
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        code = None
+        while code is None:
+            try:
+                code = child.process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ChildFailed(f"{name} did not finish within {timeout_s:.0f}s; see {child.log_path}") from None
+            if watch is not None:
+                watch()
         self.children.remove(child)
         if code != 0:
             raise ChildFailed(f"{name} failed with exit code {code}; its log ({child.log_path}) ends with:\n"

@@ -13,15 +13,18 @@ from s2s.losses.mixtures import jsd_loss, mix_with_nll
 from s2s.losses.nll import nll_loss
 from s2s.losses.ranking import tie_kd_loss
 from s2s.losses.reduction import reduce_tokens
-from s2s.losses.reverse_kd import ka_exact_loss, ka_loss, student_candidates
+from s2s.losses.reverse_kd import KA_FORMS, KAForm, ka_exact_loss, ka_loss, ka_sampled_loss, student_candidates
 
 __all__ = [
+    "KA_FORMS",
     "REDUCTIONS",
+    "KAForm",
     "LossInputError",
     "Reduction",
     "jsd_loss",
     "ka_exact_loss",
     "ka_loss",
+    "ka_sampled_loss",
     "mix_with_nll",
     "nll_loss",
     "reduce_tokens",

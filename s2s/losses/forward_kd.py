@@ -1,8 +1,11 @@
-"""Word-level knowledge distillation (Kim & Rush 2016): forward KL / cross-entropy towards the teacher.
+"""Word-level knowledge distillation (Kim & Rush 2016): forward KL towards the teacher.
 
 The teacher's ``TopK`` RPC returns, per target position, its k most likely ids, their log q and the log of
 the remaining mass ``log(1 - Σ_{topk} q)``. The remaining mass is kept as an explicit tail bucket rather
-than dropped, so the loss stays a proper cross-entropy between two distributions over k + 1 outcomes.
+than dropped, so the loss is a proper KL between two distributions over the k + 1 outcomes
+``topk ∪ {rest}``. Its gradient equals that of Kim & Rush's cross-entropy ``-Σ q log p`` (the two differ
+by the teacher's entropy, a constant), but its value is a divergence: >= 0, zero exactly when the student
+agrees with the teacher on those outcomes, and comparable with the reverse-KL (KA) terms it is mixed with.
 """
 
 from __future__ import annotations
@@ -32,16 +35,17 @@ def word_kd_loss(
     tail: bool = True,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Forward-KL word-level KD from the teacher's top-k: ``-Σ_t Σ_{y∈topk} q(y) log p(y)`` (+ tail).
+    """Forward KL from the teacher's top-k: ``Σ_{y∈topk} q(y) log(q(y)/p(y))`` (+ tail), per position.
 
     With ``tail=True`` the teacher's remaining mass ``r = exp(rest_logmass)`` is matched against the
     student's mass outside the top-k ids: the per-token loss is
-    ``-Σ_{y∈topk} q(y) log p(y) - r·log(1 - Σ_{y∈topk} p(y))``, where the last log is a logsumexp over the
-    complement (stable even when the student puts almost all its mass on the top-k). When the top-k
-    covers the whole vocabulary there is no complement and the tail term is dropped. With k = V this is
-    the full cross-entropy ``-Σ_v q(v) log p(v)`` = KL(q‖p) + H(q).
+    ``Σ_{y∈topk} q(y) log(q(y)/p(y)) + r·log(r / (1 - Σ_{y∈topk} p(y)))``, where the last log is a
+    logsumexp over the complement (stable even when the student puts almost all its mass on the top-k).
+    When the top-k covers the whole vocabulary there is no complement and the tail term is dropped. With
+    k = V this is the full ``KL(q‖p)``.
 
-    With ``tail=False`` q is renormalised over the top-k (``softmax(topk_logq)``) and the tail is ignored.
+    With ``tail=False`` q is renormalised over the top-k (``q̃ = softmax(topk_logq)``) and the loss is
+    ``KL(q̃‖p)`` (q̃ has no mass outside the top-k).
 
     The teacher tensors are constants: gradients flow only into ``student_logits``. Ids must be distinct
     per position (as ``TopK`` returns them); values at masked positions are ignored (they may be garbage).
@@ -69,12 +73,19 @@ def word_kd_loss(
                              f"got {tuple(rest_logmass.shape)}")
     real = mask.unsqueeze(-1)
     logq = upcast(topk_logq).masked_fill(~real, 0.0)
-    q = logq.softmax(dim=-1) if not tail else logq.exp()
+    logq = F.log_softmax(logq, dim=-1) if not tail else logq
     logp = F.log_softmax(upcast(student_logits), dim=-1)
-    per_token = -(q * logp.gather(-1, topk_ids)).sum(dim=-1)
+    per_token = _plogp_ratio(logq, logp.gather(-1, topk_ids)).sum(dim=-1)
     if tail:
-        rest_q = upcast(rest_logmass).masked_fill(~mask, float("-inf")).exp()
+        log_rest_q = upcast(rest_logmass).masked_fill(~mask, float("-inf"))
         log_rest_p, has_rest = log_mass_outside(logp, topk_ids)
-        tail_term = torch.where(has_rest, rest_q * log_rest_p, torch.zeros_like(log_rest_p))
-        per_token = per_token - tail_term
+        tail_term = _plogp_ratio(log_rest_q, log_rest_p)
+        per_token = per_token + torch.where(has_rest, tail_term, torch.zeros_like(tail_term))
     return reduce_tokens(per_token, mask, reduction)
+
+
+def _plogp_ratio(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """``a·(log a - log b)`` with the convention ``0·log 0 = 0`` (a teacher probability may be exactly 0)."""
+    a = log_a.exp()
+    safe_log_a = torch.where(a > 0, log_a, torch.zeros_like(log_a))
+    return torch.where(a > 0, a * (safe_log_a - log_b), torch.zeros_like(a))

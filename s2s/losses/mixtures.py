@@ -6,7 +6,7 @@ import torch
 
 from s2s.losses.checks import LossInputError, check_unit_interval
 from s2s.losses.forward_kd import word_kd_loss
-from s2s.losses.reverse_kd import ka_loss
+from s2s.losses.reverse_kd import KAForm, ka_loss
 
 
 def jsd_loss(
@@ -19,20 +19,22 @@ def jsd_loss(
     mask: torch.Tensor,
     beta: float = 0.5,
     tail: bool = True,
-    renormalise: bool = False,
+    form: KAForm = "tail",
     reduction: str = "mean",
 ) -> torch.Tensor:
     """The design's "JSD" loss: ``β·KA + (1-β)·KD``, i.e. ``½·KA + ½·KD`` at the default β = 0.5.
 
-    It mixes the two KL directions, reverse (``ka_loss``, precision, on the student's candidates) and
-    forward (``word_kd_loss``, recall, on the teacher's top-k). Note that this symmetric mixture of KLs
-    is what the design calls JSD; it is *not* the Jensen-Shannon divergence through the midpoint
-    distribution ½(p+q), which cannot be computed from top-k/candidate scores alone.
+    It mixes the two KL directions, reverse (``ka_loss``, precision, on the student's candidates plus the
+    rest mass) and forward (``word_kd_loss``, recall, on the teacher's top-k plus the rest mass). Both
+    terms are divergences on their stated supports, so the mixture is >= 0 and zero exactly when the
+    student agrees with the teacher on both supports. Note that this symmetric mixture of KLs is what the
+    design calls JSD; it is *not* the Jensen-Shannon divergence through the midpoint distribution
+    ½(p+q), which cannot be computed from top-k/candidate scores alone.
 
     Args:
         student_logits: [B, T, V] logits of p.
         topk_ids, topk_logq, rest_logmass, tail: the teacher's ``TopK`` answer, as in ``word_kd_loss``.
-        cand_ids, cand_logq, renormalise: the candidates and their ``Score`` answer, as in ``ka_loss``.
+        cand_ids, cand_logq, form: the candidates, their ``Score`` answer and the KA form, as in ``ka_loss``.
         mask: [B, T] bool, True at real target positions.
         beta: weight of KA in [0, 1]; β = 1 is pure KA and β = 0 pure KD.
         reduction: ``"mean"`` (per real token), ``"sum"`` or ``"none"`` ([B, T], zeros at padding).
@@ -41,7 +43,7 @@ def jsd_loss(
         A float32 scalar (float64 for float64 logits), or [B, T] for ``"none"``.
     """
     check_unit_interval(beta, "beta")
-    ka = ka_loss(student_logits, cand_ids, cand_logq, mask, reduction=reduction, renormalise=renormalise)
+    ka = ka_loss(student_logits, cand_ids, cand_logq, mask, reduction=reduction, form=form)
     kd = word_kd_loss(student_logits, topk_ids, topk_logq, rest_logmass, mask, tail=tail,
                       reduction=reduction)
     return beta * ka + (1.0 - beta) * kd

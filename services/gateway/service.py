@@ -94,7 +94,8 @@ class Gateway:
         m = model.manifest
         return ModelInfo(
             id=model.id, backend=model.backend.name, quantization=model.backend.quantization,
-            parameters=m.parameters, bleu=model.bleu, size_bytes=model.size_bytes,
+            parameters=m.parameters, bleu=None if model.bleu is None else round(model.bleu, 2),
+            size_bytes=model.size_bytes,
             vocab_fingerprint=m.vocab_fingerprint, source_model_id=m.model_id, parent_teacher=m.parent_teacher,
             loaded_at=model.loaded_at, default=default)
 

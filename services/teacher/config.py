@@ -16,6 +16,7 @@ from typing import TypeVar
 from s2s.errors import KDError
 
 T = TypeVar("T")
+GENERATE_ENGINES = ("torch", "ctranslate2")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ServerConfig:
     workers: int = 16
     threads: int | None = None
     drain_s: float = 30.0
+    generate_engine: str = "torch"
+    generate_quantization: str = "int8"
 
     def __post_init__(self) -> None:
         checks = {
@@ -50,6 +53,10 @@ class ServerConfig:
         bad = [flag for flag, ok in checks.items() if not ok]
         if bad:
             raise KDError(f"invalid teacher settings: {', '.join(bad)} out of range (see --help)")
+        if self.generate_engine not in GENERATE_ENGINES:
+            raise KDError(f"--generate-engine {self.generate_engine!r}: choose one of {', '.join(GENERATE_ENGINES)}")
+        if self.generate_quantization not in ("int8", "int16", "float32"):
+            raise KDError(f"--generate-quantization {self.generate_quantization!r}: choose int8, int16 or float32")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise KDError(f"--metrics-port {self.metrics_port} is not a TCP port")
 
@@ -81,6 +88,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (env KD_TEACHER_THREADS)")
     parser.add_argument("--drain-s", type=float, default=30.0, help="on SIGTERM, wait this long for in-flight requests")
+    parser.add_argument("--generate-engine", choices=GENERATE_ENGINES, default=None,
+                        help="what runs Generate's beam search: the PyTorch model (default) or a CTranslate2 export "
+                             "of it made at start-up, 2-3x faster on CPU (env KD_TEACHER_GENERATE_ENGINE)")
+    parser.add_argument("--generate-quantization", choices=("int8", "int16", "float32"), default=None,
+                        help="weights of the CTranslate2 Generate engine (default int8; env "
+                             "KD_TEACHER_GENERATE_QUANTIZATION)")
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -98,6 +111,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         dynamic_batching=batching_env and not args.no_dynamic_batching,
         max_k=args.max_k, max_beam=args.max_beam, max_message_mb=args.max_message_mb, workers=args.workers,
         threads=_pick(args.threads, env, "KD_TEACHER_THREADS", int, None), drain_s=args.drain_s,
+        generate_engine=_pick(args.generate_engine, env, "KD_TEACHER_GENERATE_ENGINE", str, "torch"),
+        generate_quantization=_pick(args.generate_quantization, env, "KD_TEACHER_GENERATE_QUANTIZATION", str, "int8"),
     )
 
 

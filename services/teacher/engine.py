@@ -22,6 +22,7 @@ from services.teacher import cache_codec as codec
 from services.teacher.batcher import DynamicBatcher
 from services.teacher.cache import ResultCache
 from services.teacher.config import ServerConfig
+from services.teacher.generate_engine import Ct2Generator
 from services.teacher.metrics import TeacherMetrics
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ class TeacherEngine:
     """Validation, cache and batching around one loaded teacher model."""
 
     def __init__(self, checkpoint: Checkpoint, config: ServerConfig, cache: ResultCache, metrics: TeacherMetrics,
-                 device: str) -> None:
+                 device: str, ct2: Ct2Generator | None = None) -> None:
         tok = checkpoint.tokenizer
         self._model = checkpoint.model
+        self._ct2 = ct2
         self._cache = cache
         self._metrics = metrics
         self.limits = ops.limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam,
@@ -97,7 +99,7 @@ class TeacherEngine:
         ops.check_pairs(src, None, self.limits)
         ops.check_generate(beam_size, nbest, max_len, self.limits)
         costs = self._charge("generate", [ops.generate_cost(s, beam_size, max_len) for s in src])
-        params = codec.generate_params(beam_size, nbest, max_len)
+        params = codec.generate_params(beam_size, nbest, max_len) + (f":{self._ct2.cache_tag}" if self._ct2 else "")
         keys = [self._key("generate", params, s, None) for s in src]
         return self._cached("generate", (beam_size, nbest, max_len), keys, list(src), costs, timeout_s,
                             lambda h: codec.encode_nbest(h, self.limits.vocab_size), codec.decode_nbest)
@@ -106,6 +108,8 @@ class TeacherEngine:
         """Finish queued model work and release the cache connection."""
         self._batcher.close(timeout_s)
         self._cache.close()
+        if self._ct2 is not None:
+            self._ct2.close()
 
     def _charge(self, op: str, costs: list[int]) -> list[int]:
         ops.check_budget(sum(costs), self.limits)
@@ -153,4 +157,6 @@ class TeacherEngine:
             return ops.score(self._model, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
                              [c for _, _, c in inputs], pad, budget)
         beam_size, nbest, max_len = params
+        if self._ct2 is not None:
+            return self._ct2.model.nbest([[int(x) for x in s] for s in inputs], beam_size, nbest, max_len)
         return ops.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens)

@@ -26,6 +26,7 @@ from services.teacher import wire
 from services.teacher.cache import NoCache, RedisCache, ResultCache
 from services.teacher.config import ServerConfig
 from services.teacher.engine import TeacherEngine
+from services.teacher.generate_engine import Ct2Generator
 from services.teacher.handlers import TeacherHandlers
 from services.teacher.metrics import TeacherMetrics
 
@@ -49,7 +50,10 @@ class TeacherServer:
         if placement.device.type == "cpu":
             torch.set_num_threads(config.threads or max(1, os.cpu_count() or 1))
         self.checkpoint = checkpoint or load_checkpoint(config.model, device=placement.device, dtype=placement.dtype)
-        self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe())
+        ct2 = (Ct2Generator(config.model, config.generate_quantization, config.threads or 0)
+               if config.generate_engine == "ctranslate2" else None)
+        self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe(),
+                                    ct2)
         self._grpc = grpc.server(ThreadPoolExecutor(config.workers, thread_name_prefix="teacher-rpc"),
                                  options=grpc_options(config.max_message_bytes))
         wire.register(self._grpc, TeacherHandlers(self.engine, self.metrics))

@@ -37,3 +37,15 @@ def test_bad_model_folder_is_a_clear_error(tmp_path: Path, bible_dir: Path) -> N
     run = _kd("evaluate", "--model", str(tmp_path), "--data", str(bible_dir / "test.tsv"))
     assert run.returncode == 2
     assert "is not a model folder (no config.json)" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_ctranslate2_engine_float32_gives_pytorchs_greedy_translations(reference_teacher_dir: Path,
+                                                                         bible_dir: Path, tmp_path: Path) -> None:
+    common = ["evaluate", "--model", str(reference_teacher_dir), "--data", str(bible_dir / "test.tsv"),
+              "--limit", "30", "--beams", "1"]
+    torch_run = _kd(*common, "--out", str(tmp_path / "torch"))
+    ct2_run = _kd(*common, "--engine", "ctranslate2", "--out", str(tmp_path / "ct2"))
+    assert torch_run.returncode == 0 and ct2_run.returncode == 0, ct2_run.stderr
+    assert (tmp_path / "ct2" / "hyp.greedy.txt").read_text() == (tmp_path / "torch" / "hyp.greedy.txt").read_text()
+    results = json.loads((tmp_path / "ct2" / "results.json").read_text())
+    assert results["engine"] == "ctranslate2" and results["quantization"] == "float32"

@@ -1,6 +1,7 @@
 """End to end: `kd up` starts every compose service's command as a local process (redis, Ray head, teacher,
 a trainer job through `ray job submit`, evaluation, export, gateway), serves a translation over REST, and
-leaves no process behind after SIGTERM."""
+leaves no process behind after SIGTERM. It runs with an empty home directory, as on a fresh machine: Ray's
+token authentication is on with the stack's own token, and nothing appears under `~/.ray`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -48,21 +50,37 @@ def test_kd_up_distils_serves_and_stops_cleanly(micro_checkpoint: Path, tmp_path
     port = free_port()
     work = tmp_path / "up"
     argv = [sys.executable, "-m", "kd", "up", "--work-dir", str(work), "--teacher", str(micro_checkpoint),
-            "--recipe", "word_kd", "--max-steps", "3", "--eval-limit", "3", "--port", str(port), *TINY]
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RAY_ADDRESS")}
+            "--recipe", "word_kd", "--max-steps", "3", "--eval-limit", "3", "--train-limit", "40",
+            "--port", str(port), *TINY]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
+               HF_HOME=str(home / ".cache" / "huggingface"))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=Path(__file__).resolve().parents[2])
     seen: list[str] = []
     try:
-        _wait_for_line(proc, rf"gateway: http://127\.0\.0\.1:{port}", 900, seen)
+        jobs = _wait_for_line(proc, r"jobs (http://127\.0\.0\.1:\d+)", 300, seen).group(1)
+        # Serve first: the teacher's int8 export answers before any student exists.
+        _wait_for_line(proc, rf"gateway: http://127\.0\.0\.1:{port} serves the teacher", 600, seen)
+        early = _translate(port, None)
+        assert early["model"] == "teacher-micro" and isinstance(early["translations"][0], str)
+        token = work / "ray" / "auth_token"
+        assert token.is_file() and token.stat().st_mode & 0o777 == 0o600
+        assert _jobs_api_status(jobs, None) == 401 and _jobs_api_status(jobs, "not-the-token") in (401, 403)
+        assert _jobs_api_status(jobs, token.read_text().strip()) == 200
+        # Distil second: Seq-KD data, the shrunk student, training with progress, then the hot swap.
+        _wait_for_line(proc, r"student-word_kd is served and is now the default model", 900, seen)
+        _wait_for_line(proc, rf"gateway: http://127\.0\.0\.1:{port}   \(page", 600, seen)
         assert (work / "checkpoints" / "student-word_kd" / "final" / "manifest.json").is_file()
-        body = json.dumps({"text": "Y dijo Dios: Sea la luz.", "model": "student-word_kd", "max_length": 8})
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/translate", data=body.encode(),
-                                         headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        assert len((work / "data" / "seq-kd" / "seq_kd.tsv").read_text().splitlines()) == 41
+        assert any(re.search(r"step 3/3 \(100%\) \| loss [\d.]+ \| [\d,]+ tokens/s", line) for line in seen)
+        answer = _translate(port, None)
         assert answer["model"] == "student-word_kd" and isinstance(answer["translations"][0], str)
-        assert any("| teacher |" in line for line in seen) and any("| student (word_kd) |" in line for line in seen)
+        for role in ("| teacher (PyTorch) |", "| teacher (int8) |", "| student-word_kd (int8) |"):
+            assert any(role in line for line in seen), role
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -72,3 +90,23 @@ def test_kd_up_distils_serves_and_stops_cleanly(micro_checkpoint: Path, tmp_path
     time.sleep(1)
     assert [g for g in groups if _group_alive(g)] == [], "kd up left processes running"
     assert proc.returncode == 0, "".join(seen)[-3000:]
+    assert not (home / ".ray").exists(), f"kd up wrote to HOME/.ray: {sorted((home / '.ray').rglob('*'))}"
+
+
+def _translate(port: int, model: str | None) -> dict[str, object]:
+    body = {"text": "Y dijo Dios: Sea la luz.", "max_length": 8, **({"model": model} if model else {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/translate", data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return dict(json.loads(response.read()))
+
+
+def _jobs_api_status(jobs_url: str, token: str | None) -> int:
+    """HTTP status of the Ray Jobs API's job list, with the token as a bearer header (or none)."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{jobs_url}/api/jobs/", headers=headers),
+                                    timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)

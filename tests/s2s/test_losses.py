@@ -11,6 +11,7 @@ from s2s.losses import (
     jsd_loss,
     ka_exact_loss,
     ka_loss,
+    ka_sampled_loss,
     mix_with_nll,
     nll_loss,
     student_candidates,
@@ -85,7 +86,8 @@ def test_nll_rejects_bad_target() -> None:
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_word_kd_with_full_vocabulary_is_cross_entropy_and_kl(reduction: str) -> None:
+def test_word_kd_with_full_vocabulary_is_forward_kl(reduction: str) -> None:
+    """KL(q‖p) = cross-entropy minus the teacher's entropy (F.cross_entropy and F.kl_div references)."""
     student, teacher, mask = _logits(0), _logits(1), _mask()
     ids, logq, rest = _teacher_topk(teacher, V)
     ours = word_kd_loss(student, ids, logq, rest, mask, reduction=reduction)
@@ -94,7 +96,7 @@ def test_word_kd_with_full_vocabulary_is_cross_entropy_and_kl(reduction: str) ->
     logp, full_logq = F.log_softmax(student, -1), F.log_softmax(teacher, -1)
     kl = F.kl_div(logp, full_logq, log_target=True, reduction="none").sum(-1)
     entropy = -(q * full_logq).sum(-1)
-    for per_token in (ce, kl + entropy):
+    for per_token in (kl, ce - entropy):
         if reduction == "none":
             torch.testing.assert_close(ours, per_token * mask)
         else:
@@ -103,25 +105,25 @@ def test_word_kd_with_full_vocabulary_is_cross_entropy_and_kl(reduction: str) ->
             torch.testing.assert_close(ours, expected)
 
 
-def test_word_kd_of_identical_distributions_is_teacher_entropy() -> None:
+@pytest.mark.parametrize("k", [3, V])
+def test_word_kd_of_identical_distributions_is_zero(k: int) -> None:
     logits, mask = _logits(4), _mask()
-    ids, logq, rest = _teacher_topk(logits, V)
-    logq_full = F.log_softmax(logits, -1)
-    entropy = -(logq_full.exp() * logq_full).sum(-1)
+    ids, logq, rest = _teacher_topk(logits, k)
     torch.testing.assert_close(word_kd_loss(logits, ids, logq, rest, mask, reduction="none"),
-                               entropy * mask)
+                               torch.zeros(B, T), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("k", [1, 3, V - 1])
-def test_word_kd_tail_is_cross_entropy_over_topk_plus_rest_bucket(k: int) -> None:
+def test_word_kd_tail_is_kl_over_topk_plus_rest_bucket(k: int) -> None:
     student, teacher, mask = _logits(5), _logits(6), _mask()
     ids, logq, rest = _teacher_topk(teacher, k)
     p = F.softmax(student.double(), -1)
     p_top = p.gather(-1, ids)
     coarse_p = torch.cat([p_top, (1.0 - p_top.sum(-1, keepdim=True))], dim=-1)
     coarse_q = torch.cat([logq.double().exp(), rest.double().exp().unsqueeze(-1)], dim=-1)
-    expected = -(coarse_q * coarse_p.log()).sum(-1) * mask
+    expected = (coarse_q * (coarse_q.log() - coarse_p.log())).sum(-1) * mask
     ours = word_kd_loss(student, ids, logq, rest, mask, reduction="none")
+    assert (ours >= 0).all()
     torch.testing.assert_close(ours.double(), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -129,7 +131,7 @@ def test_word_kd_without_tail_renormalises_teacher_over_topk() -> None:
     student, teacher, mask = _logits(7), _logits(8), _mask()
     ids, logq, rest = _teacher_topk(teacher, 4)
     q_renorm = logq.exp() / logq.exp().sum(-1, keepdim=True)
-    expected = -(q_renorm * F.log_softmax(student, -1).gather(-1, ids)).sum(-1) * mask
+    expected = (q_renorm * (q_renorm.log() - F.log_softmax(student, -1).gather(-1, ids))).sum(-1) * mask
     ours = word_kd_loss(student, ids, logq, rest, mask, tail=False, reduction="none")
     torch.testing.assert_close(ours, expected)
 
@@ -159,7 +161,9 @@ def test_word_kd_tail_is_stable_when_student_mass_is_almost_all_in_topk() -> Non
     loss.backward()
     # log p_rest = -120 + log(V - 2) - log 2 exactly (up to float32), far below what 1 - Σp could resolve.
     log_rest = -120.0 + torch.log(torch.tensor(V - 2.0)) - torch.log(torch.tensor(2.0))
-    expected = -(0.9 * torch.log(torch.tensor(0.5))) - 0.1 * log_rest
+    q = torch.tensor([0.5, 0.4, 0.1])
+    log_p = torch.stack([torch.log(torch.tensor(0.5)), torch.log(torch.tensor(0.5)), log_rest])
+    expected = (q * (q.log() - log_p)).sum()
     torch.testing.assert_close(loss.detach(), expected)
     assert student.grad is not None and torch.isfinite(student.grad).all()
 
@@ -229,7 +233,7 @@ def test_ka_with_full_candidate_set_is_exact_reverse_kl(reduction: str) -> None:
         expected = expected / mask.sum() if reduction == "mean" else expected
     torch.testing.assert_close(ka_loss(student, cand, cand_logq, mask, reduction=reduction), expected)
     torch.testing.assert_close(ka_loss(student, cand, cand_logq, mask, reduction=reduction,
-                                       renormalise=True), expected)
+                                       form="renormalised"), expected)
     torch.testing.assert_close(ka_exact_loss(student, teacher, mask, reduction=reduction), expected)
 
 
@@ -241,29 +245,35 @@ def test_ka_of_identical_distributions_is_zero() -> None:
     torch.testing.assert_close(ka_exact_loss(logits, logits, mask), zero)
 
 
-def test_ka_on_candidate_subset_matches_closed_form() -> None:
+def test_ka_on_candidate_subset_matches_closed_forms_and_lower_bounds_the_reverse_kl() -> None:
+    """Tail form: KL of p and q coarsened to C ∪ {rest}; renormalised: KL(p̃‖q̃) on C. Both >= 0 and at
+    most the full reverse KL (coarsening and conditioning never increase a KL)."""
     student, teacher, mask = _logits(23), _logits(24), _mask()
     cand = student_candidates(student, 4)
-    logq = F.log_softmax(teacher, -1).gather(-1, cand)
-    logp_full = F.log_softmax(student, -1).gather(-1, cand)
-    logp_renorm = F.log_softmax(student.gather(-1, cand), -1)
-    for renormalise, logp in ((False, logp_full), (True, logp_renorm)):
-        expected = (logp.exp() * (logp - logq)).sum(-1) * mask
-        ours = ka_loss(student, cand, logq, mask, reduction="none", renormalise=renormalise)
-        torch.testing.assert_close(ours, expected)
-    # Renormalised over C_t it is a true KL between distributions on C_t when q is renormalised too.
-    q_on_c = F.log_softmax(logq, -1)
-    assert (ka_loss(student, cand, q_on_c, mask, reduction="none", renormalise=True) >= -1e-6).all()
+    logq = F.log_softmax(teacher.double(), -1).gather(-1, cand)
+    p_c = F.softmax(student.double(), -1).gather(-1, cand)
+    coarse_p = torch.cat([p_c, 1.0 - p_c.sum(-1, keepdim=True)], dim=-1)
+    coarse_q = torch.cat([logq.exp(), 1.0 - logq.exp().sum(-1, keepdim=True)], dim=-1)
+    tail = (coarse_p * (coarse_p.log() - coarse_q.log())).sum(-1) * mask
+    p_r, q_r = p_c / p_c.sum(-1, keepdim=True), logq.exp() / logq.exp().sum(-1, keepdim=True)
+    renorm = (p_r * (p_r.log() - q_r.log())).sum(-1) * mask
+    full = _exact_reverse_kl(student.double(), teacher.double()) * mask
+    for form, expected in (("tail", tail), ("renormalised", renorm)):
+        ours = ka_loss(student, cand, logq.float(), mask, reduction="none", form=form).double()
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+        assert (ours >= -1e-6).all() and (ours <= full + 1e-5).all()
+    with pytest.raises(ValueError, match="form must be one of"):
+        ka_loss(student, cand, logq.float(), mask, form="truncated")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("renormalise", [False, True])
-def test_ka_gradcheck(renormalise: bool) -> None:
+@pytest.mark.parametrize("form", ["tail", "renormalised"])
+def test_ka_gradcheck(form: str) -> None:
     student = _logits(25, torch.float64, (2, 3, 6)).requires_grad_(True)
     cand = student_candidates(student, 3)
     logq = F.log_softmax(_logits(26, torch.float64, (2, 3, 6)), -1).gather(-1, cand)
     mask = torch.tensor([[True, False, True], [True, True, False]])
     assert torch.autograd.gradcheck(
-        lambda s: ka_loss(s, cand, logq, mask, reduction="none", renormalise=renormalise), (student,))
+        lambda s: ka_loss(s, cand, logq, mask, reduction="none", form=form), (student,))  # type: ignore[arg-type]
 
 
 def test_ka_exact_gradcheck_and_teacher_is_constant() -> None:
@@ -285,6 +295,24 @@ def test_ka_ignores_padding_with_garbage_scores() -> None:
     loss.backward()
     torch.testing.assert_close(loss, ka_loss(student, cand, logq, mask, reduction="sum"))
     assert student.grad is not None and torch.all(student.grad[~mask] == 0)
+
+
+def test_ka_sampled_value_is_the_per_token_log_ratio_and_gradient_the_score_function() -> None:
+    student, teacher, mask = _logits(31, torch.float64), _logits(32, torch.float64), _mask()
+    sampled = torch.randint(0, V, (B, T), generator=_gen(33))
+    logq = F.log_softmax(teacher, -1).gather(-1, sampled.unsqueeze(-1)).squeeze(-1)
+    logp = F.log_softmax(student, -1).gather(-1, sampled.unsqueeze(-1)).squeeze(-1)
+    student = student.requires_grad_(True)
+    ours = ka_sampled_loss(student, sampled, logq, mask, reduction="none")
+    torch.testing.assert_close(ours, (logp - logq) * mask)
+    ka_sampled_loss(student, sampled, logq, mask, reduction="sum").backward()
+    surrogate = student.detach().clone().requires_grad_(True)
+    logp_s = F.log_softmax(surrogate, -1).gather(-1, sampled.unsqueeze(-1)).squeeze(-1)
+    ((logp - logq) * logp_s * mask).sum().backward()
+    assert student.grad is not None and surrogate.grad is not None
+    torch.testing.assert_close(student.grad, surrogate.grad)
+    with pytest.raises(ValueError, match="sampled_logq must have the same shape"):
+        ka_sampled_loss(student, sampled, logq[:, :2], mask)
 
 
 def test_ka_rejects_bad_inputs() -> None:

@@ -52,8 +52,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """One local Ray instance for the whole session; yields its address (for `RAY_ADDRESS`)."""
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One local Ray instance for the whole session, with token authentication (its own token, nothing
+    from `~/.ray`); yields its address (for `RAY_ADDRESS`). Its processes and every subprocess started by a
+    test inherit `RAY_AUTH_MODE` and `RAY_AUTH_TOKEN_PATH`."""
     import ray
 
     from student_trainer.launch import start_local_ray
@@ -63,7 +65,7 @@ def ray_cluster() -> Iterator[str]:
     # of CLI subprocesses connecting through RAY_ADDRESS) import this checkout.
     os.environ.update(RAY_TEST_ENV)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    yield start_local_ray(num_cpus=2, include_dashboard=False, log_to_driver=True)
+    yield start_local_ray(tmp_path_factory.mktemp("ray-token"), num_cpus=2, include_dashboard=False, log_to_driver=True)
     ray.shutdown()
     os.environ.clear()
     os.environ.update(saved)

@@ -25,18 +25,20 @@ def source_tsv(tiny_data: dict[str, Path], tmp_path: Path) -> Path:
     return path
 
 
-def _expected(micro_checkpoint: Path, tokenizer: Tokenizer, rows: list[list[str]]) -> tuple[list[str], list[str]]:
-    """Direct beam search on the same model, and the sentence-BLEU choice among its n-best."""
+def _expected(micro_checkpoint: Path, tokenizer: Tokenizer, rows: list[list[str]]) -> dict[str, list[str]]:
+    """Direct beam search on the same model, and the sentence-BLEU and sentence-chrF choices among its n-best."""
     model = load_checkpoint(micro_checkpoint).model
     src = [tokenizer.encode_source(r[1], model.config.max_position_embeddings) for r in rows]
     nbests = generate_nbest(model, src, tokenizer.pad_id, beam_size=BEAM, nbest=NBEST, max_len=MAX_LEN)
-    seq_kd, seq_inter = [], []
+    out: dict[str, list[str]] = {"seq_kd": [], "seq_inter": [], "seq_inter_chrf": []}
     for hyps, row in zip(nbests, rows, strict=True):
         texts = [" ".join(tokenizer.decode(h.ids).split()) for h in hyps]
         bleu = [sacrebleu.sentence_bleu(t, [row[2]]).score for t in texts]
-        seq_kd.append(texts[0])
-        seq_inter.append(texts[bleu.index(max(bleu))])
-    return seq_kd, seq_inter
+        chrf = [sacrebleu.sentence_chrf(t, [row[2]]).score for t in texts]
+        out["seq_kd"].append(texts[0])
+        out["seq_inter"].append(texts[bleu.index(max(bleu))])
+        out["seq_inter_chrf"].append(texts[chrf.index(max(chrf))])
+    return out
 
 
 def test_distilled_corpora_match_direct_beam_search_and_resume(
@@ -51,8 +53,10 @@ def test_distilled_corpora_match_direct_beam_search_and_resume(
     assert len(progress) == 3 and progress[-1].endswith("(3/3)")
     assert outcome.teacher_id == "micro"
     rows = [line.split("\t") for line in source_tsv.read_text(encoding="utf-8").splitlines()[1:8]]
-    seq_kd, seq_inter = _expected(micro_checkpoint, tokenizer, rows)
-    for name, targets in (("seq_kd", seq_kd), ("seq_inter", seq_inter)):
+    expected = _expected(micro_checkpoint, tokenizer, rows)
+    seq_kd, seq_inter = expected["seq_kd"], expected["seq_inter"]
+    assert set(outcome.paths) == set(expected)
+    for name, targets in expected.items():
         lines = outcome.paths[name].read_text(encoding="utf-8").splitlines()
         assert lines[0] == "ref\tes\ten"
         written = [line.split("\t") for line in lines[1:]]

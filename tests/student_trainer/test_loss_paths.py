@@ -41,13 +41,15 @@ PATHS: list[tuple[str, dict[str, Any]]] = [
     ("jsd", {"beta": 0.3}),
     ("tie_kd", {}),
     ("ka", {"on_policy": "sample"}),
+    ("ka_sampled", {}),
+    ("ka", {"renormalise": True}),
     ("word_kd", {"on_policy": "greedy"}),
 ]
 
 
 def _run(recipe: dict[str, Any]) -> list[dict[str, Any]]:
     progress = run_local(recipe_to_dict(recipe_from_dict(recipe)))
-    assert progress.step == (recipe["max_steps"] or progress.step) > 0
+    assert progress.step == (recipe["max_steps"] if not progress.stopped_early else progress.step) > 0
     return read_metrics(Path(recipe["output_dir"]) / "metrics.jsonl")
 
 
@@ -150,3 +152,31 @@ def test_final_student_loads_as_a_checkpoint(make_recipe: RecipeFactory, tokeniz
     _run(recipe)
     final = load_checkpoint(Path(recipe["output_dir"]) / "final", expected_fingerprint=tokenizer.fingerprint)
     assert final.manifest.model_id == "test-nll" and final.manifest.preset == "test-micro"
+
+
+def test_patience_stops_early_and_keep_best_makes_the_best_validation_final(make_recipe: RecipeFactory) -> None:
+    """With a micro student the valid BLEU stays flat: the second validation is no better, so patience 1
+    stops the run there, and the final student is the first validated one (kept in `best/`)."""
+    recipe = make_recipe("nll", max_steps=30, eval_every=2, checkpoint_every=2, log_every=2, patience=1,
+                         keep_best=True)
+    records = _run(recipe)
+    out = Path(recipe["output_dir"])
+    stop = [r for r in records if r["event"] == "early_stop"]
+    evals = [r for r in records if r["event"] == "eval"]
+    assert len(stop) == 1 and stop[0]["step"] == 4 and stop[0]["best_step"] == 2 and len(evals) == 2
+    final, best = load_checkpoint(out / "final").model, load_checkpoint(out / "best").model
+    for (name, a), b in zip(final.state_dict().items(), best.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    manifest = read_manifest(out / "final")
+    assert manifest.metrics["best_step"] == 2 and manifest.metrics["stopped_early"] is True
+
+
+def test_diagnostics_compare_the_students_top_k_with_the_teachers(make_recipe: RecipeFactory,
+                                                                  teacher_endpoint: str) -> None:
+    recipe = make_recipe("nll", diagnostics=True, teacher={"endpoints": teacher_endpoint}, eval_every=3,
+                         loss={"k": 4, "k_prime": 4})
+    evals = [r for r in _run(recipe) if r["event"] == "eval"]
+    assert len(evals) == 2
+    for r in evals:
+        assert 0.0 <= r["diag_topk_precision"] <= 1.0 and 0.0 <= r["diag_top1_agreement"] <= 1.0
+        assert 0.0 < r["diag_student_entropy"] <= float(torch.log(torch.tensor(8001.0)))

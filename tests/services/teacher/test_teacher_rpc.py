@@ -168,3 +168,21 @@ def test_metrics_count_requests_by_method_and_code(client: TeacherClient, senten
     assert metric("kd_teacher_request_seconds_count", method="TopK") == timed + 2
     assert metric("kd_teacher_request_tokens_total", op="topk") == tokens + sum(map(len, src[:2] + tgt[:2]))
     assert metric("kd_teacher_inflight_requests") == 0
+
+
+def test_generate_through_ctranslate2_agrees_with_pytorch(teacher_factory: Callable[..., TeacherServer],
+                                                          reference_teacher_dir: Any, sentences: Any) -> None:
+    """The CTranslate2 Generate engine (float32 export here) gives PyTorch's greedy output exactly, and beam
+    n-best lists shaped as PyTorch's: at most max_len ids, ending in </s>, best first."""
+    src = sentences[0][:6]
+    torch_teacher = teacher_factory(reference_teacher_dir)
+    ct2_teacher = teacher_factory(reference_teacher_dir, generate_engine="ctranslate2",
+                                  generate_quantization="float32")
+    with TeacherClient(f"127.0.0.1:{torch_teacher.port}") as pt, \
+            TeacherClient(f"127.0.0.1:{ct2_teacher.port}") as ct:
+        assert [h[0].ids for h in ct.generate(src, 1, 1, 24)] == [h[0].ids for h in pt.generate(src, 1, 1, 24)]
+        beams = ct.generate(src, beam_size=4, nbest=3, max_len=24)
+        eos = ct.info().eos_id
+    for hyps in beams:
+        assert len(hyps) == 3 and all(h.ids[-1] == eos and len(h.ids) <= 24 for h in hyps)
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)

@@ -1,0 +1,182 @@
+"""The KA paper's protocol (section 5.2) on the Bible corpus, resumable: stage 1, then stage 2 with seeds.
+
+Stage 1 trains the shrunk 3/1 student (the teacher's embeddings, 3 encoder layers and decoder layer 0,
+`kd model shrink`) with label-smoothed NLL until its validation BLEU stops improving: `stage1-nll` on the
+references, `stage1-seqkd` on the teacher's beam-5 translations of the whole training set (`kd distill-data`).
+Stage 2 fine-tunes copies of a stage-1 checkpoint with each objective at an equal budget (the same
+optimiser steps over the same reference batches), for several seeds, and evaluates every run on the whole
+test set, greedy and beam 5, through a float32 CTranslate2 export (greedy equals PyTorch's exactly).
+
+Every run is a `kd train` subprocess with its own log; a finished run (its `final/manifest.json`) is
+skipped, an interrupted one resumes from its last checkpoint (`--resume`), a missing evaluation is made.
+So the whole protocol, many hours of 2-core time, can be stopped and started again at will.
+
+Usage:
+  python experiments/protocol/run.py --stage 1            # stage-1 students (and the Seq-KD data first)
+  python experiments/protocol/run.py --stage 2 --seeds 1,2,3 --parallel 2
+  python experiments/protocol/run.py --stage 2 --rows word_kd,ka --seeds 1 --dry-run
+Then `python experiments/protocol/table.py` writes the tables for docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
+DATA = SHARED / "data" / "bible-es-en"
+RECIPES = Path(__file__).resolve().parent / "recipes"
+
+# Stage-2 rows: the recipe overrides of each objective (weights as in the bundled recipes).
+ROWS: dict[str, list[str]] = {
+    "control": ["loss.kind=nll"],
+    "word_kd": ["loss.kind=word_kd", "loss.alpha=0.5", "loss.k=8"],
+    "ka": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8"],
+    "jsd": ["loss.kind=jsd", "loss.alpha=0.5", "loss.beta=0.5", "loss.k=8", "loss.k_prime=8"],
+    "tie_kd": ["loss.kind=tie_kd", "loss.alpha=0.5", "loss.k=8", "loss.margin=1.0", "loss.rank_weight=1.0"],
+    "ka_on_policy": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8", "loss.on_policy=sample"],
+    "ka_sampled": ["loss.kind=ka_sampled", "loss.lam=0.5"],
+}
+
+
+@dataclass
+class Run:
+    """One training run and its evaluation."""
+
+    name: str
+    out: Path
+    recipe: Path
+    sets: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return (self.out / "final" / "manifest.json").is_file()
+
+    @property
+    def evaluated(self) -> bool:
+        return (self.out / "eval" / "results.json").is_file()
+
+
+def stage1_runs(out: Path) -> list[Run]:
+    shrunk = out / "shrunk-3-1"
+    seq = out / "data" / "seq-full"
+    return [Run("stage1-nll", out / "stage1-nll", RECIPES / "stage1_nll.yaml", [f"student.init_from={shrunk}"]),
+            Run("stage1-seqkd", out / "stage1-seqkd", RECIPES / "stage1_nll.yaml",
+                [f"student.init_from={shrunk}", f"data.train={seq / 'seq_kd.tsv'}", "name=stage1-seqkd"])]
+
+
+def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher: str) -> list[Run]:
+    start = out / f"stage1-{base}" / "final"
+    train = out / "data" / "seq-full" / "seq_kd.tsv" if base == "seqkd" else DATA / "train.tsv"
+    runs = []
+    for seed in seeds:
+        for row in rows:
+            name = f"{row}-s{seed}"
+            sets = [f"student.init_from={start}", f"student.seed={seed}", f"data.train={train}", f"name={name}",
+                    f"teacher.endpoints={teacher}", *ROWS[row]]
+            runs.append(Run(name, out / f"stage2-{base}" / name, RECIPES / "stage2.yaml", sets))
+    return runs
+
+
+def _log(message: str) -> None:
+    print(f"[protocol {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _call(argv: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as f:
+        f.write(f"\n$ {' '.join(argv)}\n")
+        f.flush()
+        code = subprocess.run(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise RuntimeError(f"exit code {code}: {' '.join(argv[:6])} ...; see {log}")
+
+
+def execute(run: Run, logs: Path, dry_run: bool) -> None:
+    """Train (or resume) and evaluate one run, skipping what is already finished."""
+    kd = [sys.executable, "-m", "kd"]
+    if not run.done:
+        argv = [*kd, "train", "--recipe", str(run.recipe), "--set", f"output_dir={run.out}",
+                *[a for s in run.sets for a in ("--set", s)]]
+        if (run.out / "checkpoints").is_dir():
+            argv.append("--resume")
+        _log(f"{run.name}: {'resume' if '--resume' in argv else 'train'} -> {run.out}")
+        if not dry_run:
+            _call(argv, logs / f"train-{run.out.parent.name}-{run.name}.log")
+    if not run.evaluated:
+        _log(f"{run.name}: evaluate on the whole test set (greedy, beam 5)")
+        if not dry_run:
+            _call([*kd, "evaluate", "--model", str(run.out / "final"), "--data", str(DATA / "test.tsv"),
+                   "--beams", "1,5", "--max-len", "160", "--engine", "ctranslate2", "--threads", "1",
+                   "--out", str(run.out / "eval")], logs / f"eval-{run.out.parent.name}-{run.name}.log")
+    _log(f"{run.name}: done")
+
+
+def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool) -> None:
+    """The shrunk student and the whole-corpus Seq-KD data, each made once."""
+    kd = [sys.executable, "-m", "kd"]
+    if not (out / "shrunk-3-1" / "manifest.json").is_file() and not dry_run:
+        _call([*kd, "model", "shrink", "--teacher", str(TEACHER), "--decoder-layers", "0",
+               "--out", str(out / "shrunk-3-1")], logs / "shrink.log")
+    if not (out / "data" / "seq-full" / "seq_kd.tsv").is_file() and not dry_run:
+        _log("Seq-KD data of the whole training set (beam 5, 5-best)")
+        _call([*kd, "distill-data", "--teacher", teacher, "--data", str(DATA / "train.tsv"),
+               "--out", str(out / "data" / "seq-full"), "--beam", "5", "--nbest", "5", "--chunk-size", "512"],
+              logs / "distill-full.log")
+
+
+def _start_teacher(generate_engine: str) -> tuple[object, object]:
+    from services.teacher.launch import RedisProcess, TeacherProcess
+
+    redis = RedisProcess(maxmemory="2gb").start()
+    teacher = TeacherProcess(TEACHER, ["--redis-url", redis.url, "--threads", "1", "--generate-engine",
+                                       generate_engine, "--max-batch-tokens", "60000"]).start()
+    return redis, teacher
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=("1", "2"), required=True)
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
+    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll", help="stage-1 student that stage 2 starts from")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"stage-2 rows (default: all of {', '.join(ROWS)})")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
+    parser.add_argument("--teacher", default=None, help="host:port of a running teacher (default: start one)")
+    parser.add_argument("--only", default=None, help="comma-separated run names to run (default: all of the stage)")
+    parser.add_argument("--dry-run", action="store_true", help="say what would run")
+    args = parser.parse_args()
+    logs = args.out / "logs"
+    unknown = set(args.rows.split(",")) - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; choose from {', '.join(ROWS)}")
+    services = (None, None) if args.teacher or args.dry_run else _start_teacher("ctranslate2")
+    teacher = args.teacher or (getattr(services[1], "target", "127.0.0.1:1"))
+    try:
+        if args.stage == "1":
+            prepare_stage1(args.out, teacher, logs, args.dry_run)
+            runs = stage1_runs(args.out)
+        else:
+            runs = stage2_runs(args.out, args.base, args.rows.split(","), [int(s) for s in args.seeds.split(",")],
+                               teacher)
+        if args.only:
+            runs = [r for r in runs if r.name in args.only.split(",")]
+        with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
+            for future in [pool.submit(execute, run, logs, args.dry_run) for run in runs]:
+                future.result()
+    finally:
+        for service in reversed(services):
+            if service is not None:
+                service.stop()  # type: ignore[attr-defined]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
