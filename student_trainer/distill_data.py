@@ -2,11 +2,11 @@
 
 For every row of a TSV the teacher's beam search gives an n-best list. Seq-KD keeps the best beam
 output; Seq-Inter keeps the n-best candidate with the highest sentence BLEU (sacrebleu) against the
-reference, and its variant `seq_inter_chrf` the one with the highest sentence chrF (Bergamot's choice,
-smoother than sentence BLEU on short verses). All are written as TSVs with the input's columns, the target column replaced. The rows are
-cut into chunks that run as Ray tasks; each finished chunk is kept under `out/chunks/`, so an
-interrupted run resumes where it stopped, and the teacher service's Redis cache answers repeated
-Generate requests.
+reference, and its variant `seq_inter_chrf` the one with the highest sentence chrF (Bergamot's
+choice, smoother than sentence BLEU on short verses). All are written as TSVs with the input's
+columns, the target column replaced. The rows are cut into chunks that run as Ray tasks; each finished
+chunk is kept under `out/chunks/`, so an interrupted run resumes where it stopped, and the teacher
+service's Redis cache answers repeated Generate requests.
 """
 
 from __future__ import annotations

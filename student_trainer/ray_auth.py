@@ -56,7 +56,7 @@ def use_token(token_path: Path) -> None:
     os.environ.update(token_env(token_path))
     os.environ.pop("RAY_AUTH_TOKEN", None)
     try:
-        from ray._raylet import AuthenticationTokenLoader, Config
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
         Config.initialize("")
         AuthenticationTokenLoader.instance().reset_cache()

@@ -68,6 +68,7 @@ def _loss_problems(r: Recipe) -> list[Problem]:
 def _teacher_problems(r: Recipe) -> list[Problem]:
     t = r.teacher
     out = [*_positive("teacher.timeout_s", t.timeout_s), *_positive("teacher.retries", t.retries, True),
+           *_positive("teacher.retry_budget_s", t.retry_budget_s, allow_zero=True),
            *_positive("teacher.prefetch", t.prefetch, allow_zero=True)]
     if t.endpoints and t.in_process:
         out.append(("teacher.endpoints", "set either teacher.endpoints or teacher.in_process, not both"))

@@ -42,7 +42,8 @@ def open_teacher(spec: TeacherSpec) -> TeacherAPI:
     from teacher_client import TeacherClient
 
     assert spec.endpoints, "recipe validation guarantees endpoints or in_process"
-    return TeacherClient(spec.endpoints, timeout_s=spec.timeout_s, retries=spec.retries)
+    return TeacherClient(spec.endpoints, timeout_s=spec.timeout_s, retries=spec.retries,
+                         retry_budget_s=spec.retry_budget_s)
 
 
 def connect_checked(spec: TeacherSpec, vocab_fingerprint: str) -> tuple[TeacherAPI, Any]:

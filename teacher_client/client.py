@@ -2,10 +2,14 @@
 
 Each call is split into requests within the teacher's token budget (`Info.max_batch_tokens`); requests
 are spread round-robin over the replicas and sent in parallel; each has a deadline (`timeout_s`) and is
-retried with exponential backoff on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...), moving to
-another replica first (failover). Before a replica gets work its `Info` is checked: every replica must
-have the same vocabulary, and the one the caller passed to `check_compatible`. Bad input is not retried:
-it raises `TeacherInputError` / `TeacherLimitError` with the server's message.
+retried on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...), moving to another replica first
+(failover). When every replica has failed, the client backs off exponentially with jitter and waits for
+a replica to come back (`wait_for_ready`), for at least `retries` retries and at least `retry_budget_s`
+seconds in all, so that a replica restarting (a crash, a rolling update) does not fail a training run;
+past the budget it raises a `TeacherError` that says how long it tried. Before a replica gets work its
+`Info` is checked: every replica must have the same vocabulary, and the one the caller passed to
+`check_compatible`. Bad input is not retried: it raises `TeacherInputError` / `TeacherLimitError` with
+the server's message.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ class TeacherClient:
     """Batched TopK / Score / Generate against teacher replicas, synchronously or as futures."""
 
     def __init__(self, endpoints: Sequence[str] | str, timeout_s: float = 60.0, retries: int = 3,
-                 max_message_mb: int = 64, backoff_s: float = 0.1, max_backoff_s: float = 2.0) -> None:
+                 max_message_mb: int = 64, backoff_s: float = 0.1, max_backoff_s: float = 5.0,
+                 retry_budget_s: float = 60.0) -> None:
         targets = parse_endpoints(endpoints)
         self.timeout_s = timeout_s
         self.retries = retries
+        self.retry_budget_s = retry_budget_s
         self._backoff = (backoff_s, max_backoff_s)
         self._pool = EndpointPool(targets, max_message_mb * 1024 * 1024)
         self._calls = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-call")
@@ -154,40 +160,53 @@ class TeacherClient:
         return [r for part in parts for r in part]
 
     def _rpc(self, method: str, request: Any, expected: int, decode: Callable[[Any, int], list[R]]) -> list[R]:
-        def attempt(endpoint: Endpoint) -> Any:
-            self._verify(endpoint)
+        def attempt(endpoint: Endpoint, timeout_s: float, wait: bool) -> Any:
+            self._verify(endpoint, timeout_s, wait)
             self._count(rpcs=1)
-            return getattr(endpoint.stub, method)(request, timeout=self.timeout_s)
+            return getattr(endpoint.stub, method)(request, timeout=timeout_s, wait_for_ready=wait)
 
         response = self._with_retries(attempt)
         hits, misses = wire.cache_counts(response)
         self._count(cache_hits=hits, cache_misses=misses)
         return decode(response, expected)
 
-    def _with_retries(self, attempt: Callable[[Endpoint], R]) -> R:
+    def _with_retries(self, attempt: Callable[[Endpoint, float, bool], R]) -> R:
+        """Run `attempt` on a replica, retrying transient failures (see the module docstring)."""
         tried: set[str] = set()
-        for n in range(self.retries + 1):
+        start, n, waiting = time.monotonic(), 0, False
+        while True:
             endpoint = self._pool.pick(tried)
+            left = self.retry_budget_s - (time.monotonic() - start)
+            timeout = min(self.timeout_s, max(left, 1.0)) if waiting else self.timeout_s
             try:
-                result = attempt(endpoint)
+                result = attempt(endpoint, timeout, waiting)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or n == self.retries:
+                if exc.code() not in RETRYABLE:
                     raise _to_error(exc, endpoint.target) from None
+                elapsed = time.monotonic() - start
+                if n >= self.retries and elapsed >= self.retry_budget_s:
+                    raise ops.TeacherError(
+                        f"no teacher replica answered for {elapsed:.0f} s ({n + 1} attempts, retry budget "
+                        f"{self.retry_budget_s:.0f} s; last: {endpoint.target}: {exc.code().name}: {exc.details()}); "
+                        "check that the teacher service is running", code=exc.code().name) from None
                 self._pool.mark_down(endpoint)
                 tried.add(endpoint.target)
                 self._count(retries=1, failovers=int(len(tried) < len(self._pool.endpoints)))
-                if len(tried) >= len(self._pool.endpoints):
-                    time.sleep(min(self._backoff[1], self._backoff[0] * 2**n) * random.uniform(0.5, 1.0))
+                if len(tried) >= len(self._pool.endpoints):  # every replica failed: back off, then wait for one
+                    time.sleep(min(self._backoff[1], self._backoff[0] * 2 ** min(n, 16)) * random.uniform(0.5, 1.0))
+                    tried.clear()
+                    waiting = True
+                n += 1
                 continue
             self._pool.mark_up(endpoint)
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _verify(self, endpoint: Endpoint) -> None:
+    def _verify(self, endpoint: Endpoint, timeout_s: float | None = None, wait: bool = False) -> None:
         """Ask a replica's Info once; its vocabulary must match the other replicas' and the caller's."""
         if endpoint.verified:
             return
-        info = wire.info_from(endpoint.stub.Info(pb.InfoRequest(), timeout=self.timeout_s))
+        info = wire.info_from(endpoint.stub.Info(pb.InfoRequest(), timeout=timeout_s or self.timeout_s,
+                                                 wait_for_ready=wait))
         with self._lock:
             reference = self._info or info
             self._info = reference

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-_HOME_RAY = Path.home() / ".ray"
-_HOME_RAY_EXISTED = _HOME_RAY.exists()
-
 from s2s.checkpoint import Manifest, save_checkpoint
 from s2s.presets import build_model, count_parameters
 from s2s.tokenizer import Tokenizer
+
+_HOME_RAY = Path.home() / ".ray"
+_HOME_RAY_EXISTED = _HOME_RAY.exists()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

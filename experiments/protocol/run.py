@@ -145,7 +145,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=("1", "2"), required=True)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
-    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll", help="stage-1 student that stage 2 starts from")
+    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll",
+                        help="stage-1 student that stage 2 starts from")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"stage-2 rows (default: all of {', '.join(ROWS)})")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time")

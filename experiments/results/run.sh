@@ -11,8 +11,9 @@ EVAL_LIMIT=${EVAL_LIMIT:-500}   # first N test verses: weak students decode slow
 BEAMS=${BEAMS:-1}               # BEAMS=1,5 adds beam search
 TEACHER=$(cd ../shared/models/teacher-bible-es-en-small && pwd)
 OUT=runs/results
-REDIS_PORT=${REDIS_PORT:-16500}
-TEACHER_PORT=${TEACHER_PORT:-16501}
+free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+REDIS_PORT=${REDIS_PORT:-$(free_port)}      # fresh services on free ports unless given: never somebody else's
+TEACHER_PORT=${TEACHER_PORT:-$(free_port)}
 mkdir -p "$OUT/logs" "$OUT/data"
 
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then

@@ -11,7 +11,7 @@ from student_trainer.batches import Batch, to_tensors
 from student_trainer.objectives import forward_logits
 from student_trainer.on_policy import sample_exactly
 from student_trainer.recipe import LossSpec
-from student_trainer.terms import KINDS, KA, KASampled, WordKD, make_term
+from student_trainer.terms import KA, KINDS, KASampled, WordKD, make_term
 
 
 def _batch(tokenizer: Tokenizer) -> Batch:

@@ -79,13 +79,15 @@ def test_a_dead_endpoint_fails_over_to_a_live_one(teacher: TeacherServer, pairs:
     assert stats["errors"] == 0 and stats["retries"] >= 1 and stats["failovers"] >= 1
 
 
-def test_no_live_endpoint_is_an_unavailable_error_after_the_retries() -> None:
-    with TeacherClient([f"127.0.0.1:{free_port()}"], timeout_s=2, retries=2, backoff_s=0.01) as client:
+def test_no_live_endpoint_is_an_unavailable_error_once_the_retry_budget_is_spent() -> None:
+    with TeacherClient([f"127.0.0.1:{free_port()}"], timeout_s=2, retries=2, backoff_s=0.01,
+                       retry_budget_s=3) as client:
         start = time.monotonic()
-        with pytest.raises(TeacherError) as caught:
+        with pytest.raises(TeacherError, match=r"no teacher replica answered for \d+ s .*retry budget 3 s") as caught:
             client.info()
-        assert caught.value.code == "UNAVAILABLE" and time.monotonic() - start < 10
-        assert client.stats()["retries"] == 2
+        elapsed = time.monotonic() - start
+        assert caught.value.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and 3 <= elapsed < 10
+        assert client.stats()["retries"] >= 2
 
 
 def test_bad_input_is_raised_with_the_servers_message_and_not_retried(teacher: TeacherServer, pairs: Any) -> None:
@@ -105,7 +107,7 @@ def test_bad_input_is_raised_with_the_servers_message_and_not_retried(teacher: T
 
 def test_an_expired_deadline_is_a_teacher_error(teacher: TeacherServer, pairs: Any) -> None:
     short = [pairs[0][1][:20]]
-    with TeacherClient(_target(teacher), timeout_s=30, retries=0) as client:
+    with TeacherClient(_target(teacher), timeout_s=30, retries=0, retry_budget_s=0) as client:
         client.info()
         client.timeout_s = 0.05  # far too short for 100 greedy steps
         with pytest.raises(TeacherError) as caught:

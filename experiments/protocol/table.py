@@ -1,0 +1,191 @@
+"""The protocol's tables for docs/results.md, from the runs of experiments/protocol/run.py.
+
+    python experiments/protocol/table.py [--out runs/protocol] [--base nll] [--no-docs]
+
+Stage 1: each stage-1 student (steps, where validation peaked, test BLEU). Stage 2: per objective, the mean
+± standard deviation over seeds of BLEU (greedy, beam 5) and chrF on the whole test set, and sacrebleu's
+paired bootstrap test (1,000 resamples) against the control (NLL fine-tuning) and against Word-KD. The
+seeds are paired (seed s of a method against seed s of the baseline) and tested together: the systems'
+outputs of all seeds are concatenated, so every resample draws (verse, seed) pairs. Diagnostics: the KA
+paper's precision of the student's top-k' against the teacher's top-k, top-1 agreement and the student's
+entropy at every validation, averaged over seeds (table and docs/img/protocol-diagnostics.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from bench.doc_section import fill_section  # noqa: E402
+from experiments.protocol.run import DATA, ROWS  # noqa: E402
+from s2s.corpus import read_corpus  # noqa: E402
+
+LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k=8)", "ka": "KA (λ=0.5, k'=8)",
+          "jsd": "½KA+½KD (α=0.5)", "tie_kd": "TIE-KD (α=0.5, margin 1)", "ka_on_policy": "on-policy KA (sampled)",
+          "ka_sampled": "single-sample on-policy KA (λ=0.5)"}
+DECODINGS = ("greedy", "beam5")
+
+
+def _events(run: Path, name: str) -> list[dict[str, Any]]:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+            if r.get("event") == name]
+
+
+def _minutes(run: Path) -> float:
+    times = [r["time"] for r in _events(run, "train")]
+    return (max(times) - min(times)) / 60 if len(times) > 1 else 0.0
+
+
+def _eval(run: Path) -> dict[str, Any] | None:
+    path = run / "eval" / "results.json"
+    if not path.is_file():
+        return None
+    return {r["decoding"]: r for r in json.loads(path.read_text())["results"]}
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def stage1_table(out: Path) -> str:
+    lines = ["| stage-1 student | training data | steps | best valid BLEU (step) | test BLEU greedy | test BLEU beam 5 "
+             "| train minutes |", "|" + " --- |" * 7]
+    for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
+        run = out / name
+        evals = _events(run, "eval")
+        if not evals:
+            lines.append(f"| {name} | {data} | not run | | | | |")
+            continue
+        best = max(evals, key=lambda r: r["valid_bleu"])
+        scores = _eval(run) or {}
+        cells = [f"{scores[d]['scores']['bleu']:.2f}" if d in scores else "–" for d in DECODINGS]
+        lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
+                     f"| {cells[0]} | {cells[1]} | {_minutes(run):.0f} |")
+    return "\n".join(lines)
+
+
+def _hypotheses(runs: list[Path], decoding: str) -> list[str]:
+    return [h for run in runs for h in (run / "eval" / f"hyp.{decoding}.txt").read_text().splitlines()]
+
+
+def _p_value(system: list[Path], baseline: list[Path], decoding: str, refs: list[str]) -> float | None:
+    """Paired bootstrap p-value of BLEU over the seeds both have, outputs concatenated seed by seed."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    seeds = [(s, b) for s, b in zip(system, baseline, strict=False)]
+    if not seeds or system == baseline:
+        return None
+    sys_hyps = _hypotheses([s for s, _ in seeds], decoding)
+    base_hyps = _hypotheses([b for _, b in seeds], decoding)
+    test = PairedTest([("baseline", base_hyps), ("system", sys_hyps)], {"BLEU": BLEU()}, [refs * len(seeds)],
+                      test_type="bs", n_samples=1000)
+    _, scores = test()
+    result: Any = scores["BLEU"][1]
+    return float(result.p_value)
+
+
+def stage2_table(out: Path, base: str) -> str:
+    refs = read_corpus(DATA / "test.tsv").targets()
+    root = out / f"stage2-{base}"
+    runs = {row: sorted((p for p in root.glob(f"{row}-s*") if _eval(p) is not None), key=lambda p: p.name)
+            for row in ROWS}
+    lines = ["| objective | seeds | BLEU greedy | BLEU beam 5 | chrF greedy | p vs control (greedy / beam 5) "
+             "| p vs Word-KD (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
+    for row, found in runs.items():
+        if not found:
+            lines.append(f"| {LABELS[row]} | 0 | not run | | | | | |")
+            continue
+        scores = [_eval(p) or {} for p in found]
+        bleu = {d: [s[d]["scores"]["bleu"] for s in scores if d in s] for d in DECODINGS}
+        chrf = [s["greedy"]["scores"]["chrf"] for s in scores]
+        tests = []
+        for other in ("control", "word_kd"):
+            ps = [_p_value(found, runs[other], d, refs) if runs[other] else None for d in DECODINGS]
+            tests.append(" / ".join("–" if p is None else f"{p:.3f}" for p in ps))
+        minutes = statistics.mean(_minutes(p) for p in found)
+        lines.append(f"| {LABELS[row]} | {len(found)} | {_fmt(bleu['greedy'])} | {_fmt(bleu['beam5'])} "
+                     f"| {_fmt(chrf)} | {tests[0]} | {tests[1]} | {minutes:.0f} |")
+    return "\n".join(lines)
+
+
+def diagnostics(out: Path, base: str) -> tuple[str, dict[str, dict[int, dict[str, float]]]]:
+    """Mean diagnostics over seeds at each validation step, per objective."""
+    root = out / f"stage2-{base}"
+    series: dict[str, dict[int, dict[str, float]]] = {}
+    for row in ROWS:
+        by_step: dict[int, list[dict[str, Any]]] = {}
+        for run in root.glob(f"{row}-s*"):
+            for r in _events(run, "eval"):
+                if "diag_topk_precision" in r:
+                    by_step.setdefault(r["step"], []).append(r)
+        series[row] = {step: {k: statistics.mean(r[k] for r in rs) for k in
+                              ("diag_topk_precision", "diag_top1_agreement", "diag_student_entropy", "valid_bleu")}
+                       for step, rs in sorted(by_step.items())}
+    steps = sorted({s for row in series.values() for s in row})
+    head = ["objective", *[f"precision@8 / top-1 / entropy at step {s}" for s in steps]]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row, points in series.items():
+        cells = [f"{p['diag_topk_precision']:.3f} / {p['diag_top1_agreement']:.3f} / {p['diag_student_entropy']:.2f}"
+                 if (p := points.get(s)) else "–" for s in steps]
+        lines.append("| " + " | ".join([LABELS[row], *cells]) + " |")
+    return "\n".join(lines), series
+
+
+def plot(series: dict[str, dict[int, dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    keys = (("diag_topk_precision", "precision of the student's top-8 in the teacher's top-8"),
+            ("diag_student_entropy", "student entropy (nats per position)"), ("valid_bleu", "valid BLEU (400 verses)"))
+    for ax, (key, title) in zip(axes, keys, strict=True):
+        for row, points in series.items():
+            if points:
+                ax.plot(list(points), [p[key] for p in points.values()], marker="o", label=LABELS[row])
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("stage-2 step")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
+    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    one, two = stage1_table(args.out), stage2_table(args.out, args.base)
+    diag, series = diagnostics(args.out, args.base)
+    print(one, two, diag, sep="\n\n")
+    if not args.no_docs:
+        doc = REPO / "docs" / "results.md"
+        fill_section(doc, "protocol-stage1", one)
+        fill_section(doc, f"protocol-stage2-{args.base}", two)
+        fill_section(doc, f"protocol-diagnostics-{args.base}", diag)
+        plot(series, REPO / "docs" / "img" / f"protocol-diagnostics-{args.base}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
