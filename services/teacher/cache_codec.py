@@ -121,3 +121,15 @@ def decode_nbest(value: bytes) -> list[Hypothesis]:
     if offset != len(value):
         raise CacheValueError("n-best value has trailing bytes")
     return hyps
+
+
+def topk_fits(result: TopKResult, target_len: int, k: int, vocab_size: int) -> bool:
+    """Whether a decoded top-k value answers this request: [target_len, k] ids within the vocabulary."""
+    return (result.ids.shape == (target_len, k) and result.rest_logmass.shape == (target_len,)
+            and bool(((result.ids >= 0) & (result.ids < vocab_size)).all()))
+
+
+def nbest_fits(hyps: list[Hypothesis], nbest: int, max_len: int, vocab_size: int) -> bool:
+    """Whether a decoded n-best list answers this request: n hypotheses of 1..max_len ids in the vocabulary."""
+    return len(hyps) == nbest and all(1 <= len(h.ids) <= max_len and all(0 <= i < vocab_size for i in h.ids)
+                                      for h in hyps)

@@ -81,8 +81,10 @@ class TeacherEngine:
         ops.check_k(k, self.limits)
         costs = self._charge("topk", [ops.pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
         keys = [self._key("topk", codec.topk_params(k), s, t) for s, t in zip(src, tgt, strict=True)]
+        vocab = self.limits.vocab_size
         return self._cached("topk", k, keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
-                            lambda r: codec.encode_topk(r, self.limits.vocab_size), codec.decode_topk)
+                            lambda r: codec.encode_topk(r, vocab), codec.decode_topk,
+                            lambda r, pair: codec.topk_fits(r, len(pair[1]), k, vocab))
 
     def score(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], candidates: Sequence[np.ndarray],
               timeout_s: float | None = None) -> Reply[np.ndarray]:
@@ -101,8 +103,10 @@ class TeacherEngine:
         costs = self._charge("generate", [ops.generate_cost(s, beam_size, max_len) for s in src])
         params = codec.generate_params(beam_size, nbest, max_len) + (f":{self._ct2.cache_tag}" if self._ct2 else "")
         keys = [self._key("generate", params, s, None) for s in src]
+        vocab = self.limits.vocab_size
         return self._cached("generate", (beam_size, nbest, max_len), keys, list(src), costs, timeout_s,
-                            lambda h: codec.encode_nbest(h, self.limits.vocab_size), codec.decode_nbest)
+                            lambda h: codec.encode_nbest(h, vocab), codec.decode_nbest,
+                            lambda h, _src: codec.nbest_fits(h, nbest, max_len, vocab))
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Finish queued model work and release the cache connection."""
@@ -120,7 +124,12 @@ class TeacherEngine:
         return codec.cache_key(self._info.teacher_id, self._info.teacher.vocab_fingerprint, op, params, src, tgt)
 
     def _cached(self, op: str, params: Hashable, keys: list[str], inputs: list[Any], costs: list[int],
-                timeout_s: float | None, encode: Callable[[R], bytes], decode: Callable[[bytes], R]) -> Reply[R]:
+                timeout_s: float | None, encode: Callable[[R], bytes], decode: Callable[[bytes], R],
+                fits: Callable[[R, Any], bool]) -> Reply[R]:
+        """Answers from the cache where a value is there and fits the request, the model for the rest.
+
+        A value that does not decode, or decodes to the wrong shape or ids outside the vocabulary (written by
+        another version, or damaged), is treated as a miss, counted, and overwritten with the computed answer."""
         results: list[R | None] = [None] * len(keys)
         missing = []
         for i, value in enumerate(self._cache.get_many(keys)):
@@ -128,6 +137,11 @@ class TeacherEngine:
                 results[i] = decode(value) if value is not None else None
             except codec.CacheValueError as exc:
                 log.debug("ignoring unreadable cache value for %s: %s", keys[i], exc)
+                self._metrics.cache_bad_values.labels(op).inc()
+            if results[i] is not None and not fits(results[i], inputs[i]):  # type: ignore[arg-type]
+                log.debug("ignoring a cache value for %s that does not fit the request", keys[i])
+                self._metrics.cache_bad_values.labels(op).inc()
+                results[i] = None
             if results[i] is None:
                 missing.append(i)
         self._metrics.cache_hits.labels(op).inc(len(keys) - len(missing))

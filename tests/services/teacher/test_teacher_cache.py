@@ -72,6 +72,33 @@ def test_keys_are_versioned_and_values_compact(client: TeacherClient, teacher: T
     assert 0 < conn.ttl(key) <= teacher.config.cache_ttl_s
 
 
+def test_damaged_or_misfit_cached_values_are_recomputed_and_counted(
+        client: TeacherClient, teacher: TeacherServer, sentences: Any, redis_server: RedisProcess,
+        metric: Callable[..., float]) -> None:
+    """Garbage, a value of another shape and ids outside the vocabulary under real keys: each is a miss that
+    the model recomputes (and that overwrites the bad value), never an answer."""
+    src, tgt = sentences
+    expected = client.topk(src[:3], tgt[:3], 4)
+    info = teacher.engine.info()
+    conn = redis.Redis(port=redis_server.port)
+    keys = [codec.cache_key(info.teacher_id, info.teacher.vocab_fingerprint, "topk", "k4", np.array(s), np.array(t))
+            for s, t in zip(src[:3], tgt[:3], strict=True)]
+    vocab = info.teacher.vocab_size
+    wrong_shape = codec.encode_topk(TopKResult(np.zeros((2, 4), np.int64), np.zeros((2, 4), np.float32),
+                                               np.zeros(2, np.float32)), vocab)
+    t = len(tgt[2])
+    out_of_range = codec.encode_topk(TopKResult(np.full((t, 4), vocab - 1, np.int64), np.zeros((t, 4), np.float32),
+                                                np.zeros(t, np.float32)), 70_000)  # int32 ids: room for a bad one
+    out_of_range = out_of_range[:7] + np.full((t, 4), vocab + 5, "<i4").tobytes() + out_of_range[7 + t * 16:]
+    for key, value in zip(keys, (b"garbage", wrong_shape, out_of_range), strict=True):
+        conn.set(key, value)
+    bad_before = metric("kd_teacher_cache_bad_values_total", op="topk")
+    _same(client.topk(src[:3], tgt[:3], 4), expected)
+    assert metric("kd_teacher_cache_bad_values_total", op="topk") - bad_before == 3
+    assert all(codec.topk_fits(codec.decode_topk(conn.get(k)), len(x), 4, vocab)  # type: ignore[arg-type]
+               for k, x in zip(keys, tgt[:3], strict=True))
+
+
 def test_codec_round_trips_at_wire_precision() -> None:
     rng = np.random.default_rng(1)
     result = TopKResult(rng.integers(0, 8000, (4, 3)), rng.normal(-5, 2, (4, 3)).astype(np.float32),
