@@ -45,7 +45,7 @@ class InProcessTeacher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inproc-teacher")
         self._lock = threading.Lock()
         self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
-                                         "failovers": 0, "cache_hits": 0, "cache_misses": 0,
+                                         "overloads": 0, "failovers": 0, "cache_hits": 0, "cache_misses": 0,
                                          "teacher_wait_s": 0.0}
 
     def info(self) -> ops.TeacherInfo:

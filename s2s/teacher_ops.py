@@ -71,6 +71,16 @@ class TeacherLimitError(TeacherError):
     code = "RESOURCE_EXHAUSTED"
 
 
+class TeacherOverloadedError(TeacherError):
+    """The teacher's queue is full: the same request succeeds later (after `retry_after_s`) or elsewhere."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True)
 class TeacherLimits:
     """What one request may ask of a teacher; every bound is inclusive."""
@@ -160,6 +170,16 @@ def check_generate(beam_size: int, n: int, max_len: int, limits: TeacherLimits) 
 def pair_cost(src: np.ndarray, tgt: np.ndarray) -> int:
     """Tokens a teacher-forced sentence costs against the budget (TopK, Score)."""
     return len(src) + len(tgt)
+
+
+SCORE_CANDIDATES_PER_TOKEN = 64
+
+
+def score_cost(src: np.ndarray, tgt: np.ndarray, width: int) -> int:
+    """Tokens a Score sentence costs: like TopK, with every target position charged once more per
+    `SCORE_CANDIDATES_PER_TOKEN` candidates beyond the first group (the [T, c] ids and scores a request
+    makes the server hold), so that a request for very many candidates cannot take the memory of many."""
+    return len(src) + len(tgt) * -(-max(width, 1) // SCORE_CANDIDATES_PER_TOKEN)
 
 
 def generate_cost(src: np.ndarray, beam_size: int, max_len: int) -> int:

@@ -59,7 +59,7 @@ class TeacherClient:
         self._info: ops.TeacherInfo | None = None
         self._expected_fp: str | None = None
         self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
-                                         "failovers": 0, "cache_hits": 0, "cache_misses": 0, "teacher_wait_s": 0.0}
+                                         "failovers": 0, "overloads": 0, "cache_hits": 0, "cache_misses": 0, "teacher_wait_s": 0.0}
 
     def info(self) -> ops.TeacherInfo:
         """The teacher's identity and limits (asked once, from the first replica that answers)."""
@@ -93,7 +93,8 @@ class TeacherClient:
             c = [ops.as_ids(x, f"sentence {i}: candidates", ndim=2) for i, x in enumerate(candidates)]
             _same_length(s, t, "targets")
             _same_length(s, c, "candidate arrays")
-            groups = self._split([ops.pair_cost(a, b) for a, b in zip(s, t, strict=True)])
+            groups = self._split([ops.score_cost(a, b, x.shape[1] if x.ndim == 2 else 1)
+                                  for a, b, x in zip(s, t, c, strict=True)])
             return self._send("Score", [(wire.score_request([s[i] for i in g], [t[i] for i in g], [c[i] for i in g]),
                                          len(g)) for g in groups], wire.score_results)
 
@@ -181,7 +182,8 @@ class TeacherClient:
             try:
                 result = attempt(endpoint, timeout, waiting)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE:
+                hint = _overload_hint(exc)
+                if exc.code() not in RETRYABLE and hint is None:
                     raise _to_error(exc, endpoint.target) from None
                 elapsed = time.monotonic() - start
                 if n >= self.retries and elapsed >= self.retry_budget_s:
@@ -189,6 +191,11 @@ class TeacherClient:
                         f"no teacher replica answered for {elapsed:.0f} s ({n + 1} attempts, retry budget "
                         f"{self.retry_budget_s:.0f} s; last: {endpoint.target}: {exc.code().name}: {exc.details()}); "
                         "check that the teacher service is running", code=exc.code().name) from None
+                if hint is not None:  # overloaded, not down: wait as told (another replica may have room)
+                    self._count(retries=1, overloads=1)
+                    time.sleep(hint * random.uniform(1.0, 1.5))
+                    n += 1
+                    continue
                 self._pool.mark_down(endpoint)
                 tried.add(endpoint.target)
                 self._count(retries=1, failovers=int(len(tried) < len(self._pool.endpoints)))
@@ -230,6 +237,24 @@ def _ids(seqs: Sequence[Sequence[int]], side: str) -> list[np.ndarray]:
 def _same_length(src: list[np.ndarray], other: Sequence[Any], what: str) -> None:
     if len(other) != len(src):
         raise ops.TeacherInputError(f"ragged batch: {len(src)} sources but {len(other)} {what}")
+
+
+def _overload_hint(exc: grpc.RpcError) -> float | None:
+    """Seconds to wait when the teacher shed the request (its queue or its RPC limit was full), else None.
+
+    The teacher's queue answers RESOURCE_EXHAUSTED with `retry-after-ms` in the trailing metadata; gRPC's
+    own concurrency limit answers RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded" without metadata.
+    A request over the teacher's size budget is RESOURCE_EXHAUSTED too, but it is not an overload and
+    is not retried (it would fail again)."""
+    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key == "retry-after-ms":
+            try:
+                return max(float(value), 1.0) / 1000.0
+            except ValueError:
+                return 0.1
+    return 0.1 if "Concurrent RPC limit" in (exc.details() or "") else None
 
 
 def _to_error(exc: grpc.RpcError, target: str) -> ops.TeacherError:

@@ -9,6 +9,10 @@ just missed them). A lone client therefore never waits, while concurrent clients
 together are gathered into one batch again. Jobs of other kinds wait for the next batch, in arrival order.
 With batching off every job runs alone (the benchmark's baseline). If a merged run fails, its jobs are
 re-run one by one, so one bad request cannot fail the others.
+
+The queue is bounded by tokens (`max_queue_tokens`): a job that would take it past the bound is refused
+at once with `TeacherOverloadedError` (RESOURCE_EXHAUSTED with a retry hint), so that a flood of clients
+sheds load instead of making every admitted request wait past its deadline.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from s2s.teacher_ops import TeacherError
+from s2s.teacher_ops import TeacherError, TeacherOverloadedError
 from services.teacher.metrics import TeacherMetrics
 
 log = logging.getLogger(__name__)
@@ -51,8 +55,11 @@ class DynamicBatcher:
     """Queues jobs and runs them on one worker thread, merged by operation and token budget."""
 
     def __init__(self, run: RunFn, metrics: TeacherMetrics, max_batch_tokens: int, max_wait_s: float,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, max_queue_tokens: int | None = None) -> None:
         self._run = run
+        self._max_queue_tokens = max_queue_tokens or 8 * max_batch_tokens
+        self._queued_tokens = 0
+        self._seconds_per_token = 1e-4  # learned from model runs, for the retry hint
         self._metrics = metrics
         self._budget = max_batch_tokens
         self._max_wait_s = max_wait_s
@@ -73,7 +80,15 @@ class DynamicBatcher:
         with self._cond:
             if self._closed:
                 raise TeacherError("the teacher is shutting down; retry on another replica", code="UNAVAILABLE")
+            if self._queue and self._queued_tokens + tokens > self._max_queue_tokens:
+                retry = min(max(self._queued_tokens * self._seconds_per_token, 0.05), 30.0)
+                self._metrics.shed.labels(op).inc()
+                raise TeacherOverloadedError(
+                    f"the teacher is overloaded ({len(self._queue)} requests, {self._queued_tokens} tokens queued; "
+                    f"the queue holds {self._max_queue_tokens}); retry in {retry:.2f} s or on another replica",
+                    retry_after_s=retry)
             self._queue.append(job)
+            self._queued_tokens += tokens
             if self._running is not None and job.compatible(self._running) and \
                     job.enqueued - self._running_since <= self._max_wait_s:
                 self._late += 1
@@ -105,6 +120,7 @@ class DynamicBatcher:
             if self._enabled:
                 self._wait_for_company(first, max(first.enqueued, ready_at))
             batch = self._pop_batch(first)
+            self._queued_tokens -= sum(job.tokens for job in batch)
             self._running, self._running_since, self._late = first, time.monotonic(), 0
             return batch
 
@@ -148,7 +164,9 @@ class DynamicBatcher:
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the waiting handlers
             self._fail(live, exc)
             return
-        self._observe(op, live, len(inputs), time.monotonic() - start)
+        seconds = time.monotonic() - start
+        self._observe(op, live, len(inputs), seconds)
+        self._seconds_per_token = 0.8 * self._seconds_per_token + 0.2 * seconds / max(sum(j.tokens for j in live), 1)
         offset = 0
         for job in live:
             job.future.set_result(results[offset : offset + len(job.inputs)])

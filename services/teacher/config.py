@@ -42,6 +42,8 @@ class ServerConfig:
     drain_s: float = 30.0
     generate_engine: str = "torch"
     generate_quantization: str = "int8"
+    max_queue_tokens: int | None = None
+    max_concurrent_rpcs: int = 64
 
     def __post_init__(self) -> None:
         checks = {
@@ -49,6 +51,8 @@ class ServerConfig:
             "--max-wait-ms": self.max_wait_ms >= 0, "--cache-ttl-s": self.cache_ttl_s >= 1,
             "--max-k": self.max_k >= 1, "--max-beam": self.max_beam >= 1, "--workers": self.workers >= 1,
             "--max-message-mb": 1 <= self.max_message_mb <= 2047, "--drain-s": self.drain_s >= 0,
+            "--max-queue-tokens": self.max_queue_tokens is None or self.max_queue_tokens >= self.max_batch_tokens,
+            "--max-concurrent-rpcs": self.max_concurrent_rpcs >= 1,
         }
         bad = [flag for flag, ok in checks.items() if not ok]
         if bad:
@@ -88,6 +92,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (env KD_TEACHER_THREADS)")
     parser.add_argument("--drain-s", type=float, default=30.0, help="on SIGTERM, wait this long for in-flight requests")
+    parser.add_argument("--max-queue-tokens", type=int, default=None,
+                        help="tokens queued for the model before new requests are refused with RESOURCE_EXHAUSTED "
+                             "and a retry hint (default 8 x --max-batch-tokens)")
+    parser.add_argument("--max-concurrent-rpcs", type=int, default=64,
+                        help="RPCs handled at once; more are refused at once with RESOURCE_EXHAUSTED (default 64)")
     parser.add_argument("--generate-engine", choices=GENERATE_ENGINES, default=None,
                         help="what runs Generate's beam search: the PyTorch model (default) or a CTranslate2 export "
                              "of it made at start-up, 2-3x faster on CPU (env KD_TEACHER_GENERATE_ENGINE)")
@@ -111,6 +120,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         dynamic_batching=batching_env and not args.no_dynamic_batching,
         max_k=args.max_k, max_beam=args.max_beam, max_message_mb=args.max_message_mb, workers=args.workers,
         threads=_pick(args.threads, env, "KD_TEACHER_THREADS", int, None), drain_s=args.drain_s,
+        max_queue_tokens=args.max_queue_tokens, max_concurrent_rpcs=args.max_concurrent_rpcs,
         generate_engine=_pick(args.generate_engine, env, "KD_TEACHER_GENERATE_ENGINE", str, "torch"),
         generate_quantization=_pick(args.generate_quantization, env, "KD_TEACHER_GENERATE_QUANTIZATION", str, "int8"),
     )

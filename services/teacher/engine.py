@@ -69,7 +69,7 @@ class TeacherEngine:
         self._info = ServerInfo(teacher, codec.teacher_id(checkpoint.manifest.model_id, checkpoint.path),
                                 config.max_beam, device)
         self._batcher = DynamicBatcher(self._run, metrics, config.max_batch_tokens, config.max_wait_ms / 1000,
-                                       config.dynamic_batching)
+                                       config.dynamic_batching, config.max_queue_tokens)
 
     def info(self) -> ServerInfo:
         return self._info
@@ -91,9 +91,12 @@ class TeacherEngine:
         """log q of caller-chosen candidates per target position (not cached)."""
         ops.check_pairs(src, tgt, self.limits)
         ops.check_candidates(tgt, candidates, self.limits)
-        costs = self._charge("score", [ops.pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
+        costs = self._charge("score", [ops.score_cost(s, t, c.shape[1])
+                                       for s, t, c in zip(src, tgt, candidates, strict=True)])
         inputs = list(zip(src, tgt, candidates, strict=True))
-        return Reply(self._compute("score", None, inputs, sum(costs), timeout_s), 0, 0)
+        # Only requests of the same candidate width share a model batch: none is padded to another's width.
+        width = max(c.shape[1] for c in candidates)
+        return Reply(self._compute("score", width, inputs, sum(costs), timeout_s), 0, 0)
 
     def generate(self, src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int,
                  timeout_s: float | None = None) -> Reply[list[Hypothesis]]:

@@ -46,6 +46,8 @@ class TeacherMetrics:
                                     registry=r)
         self.cache_bad_values = Counter("kd_teacher_cache_bad_values", "cached values that did not fit the request "
                                         "(shape, ids) and were recomputed", ["op"], registry=r)
+        self.shed = Counter("kd_teacher_shed_requests", "requests refused because the queue was full", ["op"],
+                            registry=r)
         self.redis_errors = Counter("kd_teacher_redis_errors", "failed Redis operations", registry=r)
         self.redis_up = Gauge("kd_teacher_redis_up", "1 while the Redis cache is in use, else 0", registry=r)
 

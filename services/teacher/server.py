@@ -55,7 +55,8 @@ class TeacherServer:
         self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe(),
                                     ct2)
         self._grpc = grpc.server(ThreadPoolExecutor(config.workers, thread_name_prefix="teacher-rpc"),
-                                 options=grpc_options(config.max_message_bytes))
+                                 options=grpc_options(config.max_message_bytes),
+                                 maximum_concurrent_rpcs=config.max_concurrent_rpcs)
         wire.register(self._grpc, TeacherHandlers(self.engine, self.metrics))
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)

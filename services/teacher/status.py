@@ -15,7 +15,7 @@ from typing import NoReturn
 import grpc
 
 from kdproto.tensors import TensorError
-from s2s.teacher_ops import TeacherError
+from s2s.teacher_ops import TeacherError, TeacherOverloadedError
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,15 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"internal teacher error ({type(exc).__name__}); details are in the server log"
 
 
+RETRY_AFTER_KEY = "retry-after-ms"
+
+
 def abort(context: grpc.ServicerContext, exc: BaseException, op: str) -> NoReturn:
-    """End the RPC with the status for `exc` (logging unexpected errors with their traceback)."""
+    """End the RPC with the status for `exc` (logging unexpected errors with their traceback); an overload
+    carries its retry hint in the trailing metadata (`retry-after-ms`)."""
     code, message = status_for(exc)
+    if isinstance(exc, TeacherOverloadedError):
+        context.set_trailing_metadata(((RETRY_AFTER_KEY, str(max(1, round(1000 * exc.retry_after_s)))),))
     if code == grpc.StatusCode.INTERNAL:
         log.error("%s failed unexpectedly", op, exc_info=exc)
     else:
