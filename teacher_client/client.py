@@ -59,7 +59,8 @@ class TeacherClient:
         self._info: ops.TeacherInfo | None = None
         self._expected_fp: str | None = None
         self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
-                                         "failovers": 0, "overloads": 0, "cache_hits": 0, "cache_misses": 0, "teacher_wait_s": 0.0}
+                                         "failovers": 0, "overloads": 0, "cache_hits": 0, "cache_misses": 0,
+                                         "teacher_wait_s": 0.0}
 
     def info(self) -> ops.TeacherInfo:
         """The teacher's identity and limits (asked once, from the first replica that answers)."""
