@@ -41,7 +41,7 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
     guarded = [Depends(require_api_key)] if gateway.settings.api_keys else []
 
     @app.post("/v1/translate", tags=["translation"], dependencies=guarded,
-              responses=error_responses(400, 401, 404, 413, 415, 422, 503))
+              responses=error_responses(400, 401, 404, 413, 415, 422, 502, 503, 504))
     async def translate(body: translate_request) -> TranslateResponse:  # type: ignore[valid-type]
         """Translate one text (`text`) or several (`texts`); concurrent requests are batched together."""
         return await gateway.translate(body)

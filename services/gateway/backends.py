@@ -30,6 +30,8 @@ class Backend(Protocol):
 
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]: ...
 
+    def source_tokens(self, text: str) -> int: ...
+
 
 class Ct2Backend:
     """An export served by CTranslate2 (the production path)."""
@@ -45,6 +47,9 @@ class Ct2Backend:
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
         return self.model.translate(texts, beam_size=beam_size, max_len=max_lengths, max_batch_size=len(texts))
 
+    def source_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer.encode_source(text))
+
 
 class TorchBackend:
     """A plain checkpoint folder served by PyTorch (the fallback and the reference)."""
@@ -57,6 +62,9 @@ class TorchBackend:
         self.checkpoint = load_checkpoint(folder)
         self.max_positions = int(self.checkpoint.model.config.max_position_embeddings)
         self.manifest = self.checkpoint.manifest
+
+    def source_tokens(self, text: str) -> int:
+        return len(self.checkpoint.tokenizer.encode_source(text))
 
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
         """Like `s2s.decoding.translate`, with one length limit per text (see `length_groups`)."""

@@ -4,7 +4,9 @@ One asyncio task takes the first waiting request, then keeps collecting for up t
 `max_batch` texts are gathered, groups what it has by (model version, beam size, max length) and runs
 each group as one backend call in a single worker thread, so the event loop never does model work.
 While a batch runs, new requests pile up in the queue and form the next, larger batch. A full queue
-answers 503 with `Retry-After` instead of letting latency grow without bound.
+answers 503 with `Retry-After` instead of letting latency grow without bound. Every request has a time
+limit (504 past it; its texts are dropped from any batch not yet started). If a merged backend call fails,
+its requests are run again one by one, so one bad text fails only its own request (502).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from services.gateway.backends import LoadedModel
-from services.gateway.errors import NotReady, Overloaded
+from services.gateway.errors import NotReady, Overloaded, TimedOut, TranslationFailed
 from services.gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,9 @@ class Batcher:
                 job.future.set_exception(NotReady("the gateway is shutting down; retry on another replica"))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, model: LoadedModel, texts: Sequence[str], beam_size: int, max_length: int
-                     ) -> BatchResult:
-        """Queue one request and wait for its translations."""
+    async def submit(self, model: LoadedModel, texts: Sequence[str], beam_size: int, max_length: int,
+                     timeout_s: float = 60.0) -> BatchResult:
+        """Queue one request and wait for its translations, at most `timeout_s` seconds."""
         if not self.running:
             raise NotReady("the gateway is not running its translation worker")
         job = _Job(model, texts, beam_size, max_length, asyncio.get_running_loop().create_future())
@@ -94,7 +96,13 @@ class Batcher:
             raise Overloaded(f"the gateway is overloaded ({self._queue.maxsize} requests queued); "
                              "retry after the time in the Retry-After header") from None
         self.metrics.queue_depth.set(self._queue.qsize())
-        translations = await job.future
+        try:
+            translations = await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+        except TimeoutError:
+            job.future.cancel()  # a batch that has not started yet skips it
+            self.metrics.rejected.labels(reason="timeout").inc()
+            raise TimedOut(f"the translation did not finish within {timeout_s:g} s (the gateway's request time "
+                           "limit); retry later, or send fewer or shorter texts") from None
         done = time.perf_counter()
         return BatchResult(translations, (job.started - job.enqueued) * 1000, (done - job.started) * 1000)
 
@@ -140,15 +148,32 @@ class Batcher:
         try:
             out = await loop.run_in_executor(
                 self._executor, head.model.translate, texts, head.beam_size, limits)
-        except Exception as exc:  # delivered to each waiting request, mapped to a 500 there
-            log.exception("batch of %d texts failed on model %s", len(texts), head.model.id)
-            for job in live:
-                if not job.future.done():
-                    job.future.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - isolate the request at fault, answer the others
+            await self._isolate(live, exc)
             return
         self.metrics.observe_batch(head.model.id, len(live), len(texts), time.perf_counter() - started)
+        self._deliver(live, out)
+
+    @staticmethod
+    def _deliver(live: list[_Job], out: list[str]) -> None:
         offset = 0
         for job in live:
             if not job.future.done():
                 job.future.set_result(out[offset: offset + len(job.texts)])
             offset += len(job.texts)
+
+    async def _isolate(self, live: list[_Job], exc: Exception) -> None:
+        """A merged call failed: run each request alone, so only the ones that fail by themselves fail."""
+        head = live[0]
+        if len(live) == 1:
+            log.error("translation failed on model %s: %s", head.model.id, exc, exc_info=exc)
+            if not head.future.done():
+                head.future.set_exception(TranslationFailed(
+                    f"model {head.model.id} could not translate this request ({type(exc).__name__}); other "
+                    "requests are not affected; check the texts, or report it with the gateway log"))
+            return
+        log.warning("a batch of %d requests failed on model %s (%s); running them one by one",
+                    len(live), head.model.id, exc)
+        for job in live:
+            if not job.future.done():
+                await self._execute([job])

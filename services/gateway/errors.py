@@ -73,6 +73,18 @@ class InvalidInput(GatewayError):
     status, code = 422, "invalid_input"
 
 
+class TextTooLong(GatewayError):
+    status, code = 422, "text_too_long"
+
+
+class TranslationFailed(GatewayError):
+    status, code = 502, "translation_failed"
+
+
+class TimedOut(GatewayError):
+    status, code = 504, "timed_out"
+
+
 class Overloaded(GatewayError):
     status, code = 503, "overloaded"
 
@@ -88,7 +100,8 @@ class NotReady(GatewayError):
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+               502: "translation_failed", 504: "timed_out"}
 
 # Hints appended to pydantic's own messages, keyed by pydantic error type.
 _HINTS = {

@@ -60,6 +60,7 @@ class TranslateRequestBase(BaseModel):
     model: str | None
     beam_size: int
     max_length: int
+    truncate: bool
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> TranslateRequestBase:
@@ -85,6 +86,8 @@ def translate_request_model(settings: GatewaySettings) -> type[TranslateRequestB
         "beam_size": (JsonInt, Field(1, ge=1, le=settings.max_beam, description="1 = greedy decoding")),
         "max_length": (JsonInt, Field(settings.default_length, ge=1, le=settings.max_length,
                                   description="maximum output tokens, counting the end-of-sentence token")),
+        "truncate": (bool, Field(False, description="translate only the start of a text longer than the model "
+                                                    "reads (else such a text is a 422)")),
     }
     model: type[TranslateRequestBase] = create_model(  # type: ignore[call-overload]
         "TranslateRequest", __base__=TranslateRequestBase, **fields)
@@ -104,6 +107,7 @@ class TranslateResponse(BaseModel):
     backend: str = Field(description="ctranslate2 or pytorch")
     translations: list[str] = Field(description="one translation per input text, in order")
     translation: str | None = Field(None, description="the translation, when the request sent 'text'")
+    truncated: list[bool] = Field(description="per input text: whether only its start was translated")
     timings: Timings
 
 

@@ -15,7 +15,7 @@ import time
 from s2s.errors import KDError
 from services.gateway.backends import LoadedModel
 from services.gateway.batcher import Batcher
-from services.gateway.errors import Forbidden, NotReady, Unauthorized
+from services.gateway.errors import Forbidden, NotReady, TextTooLong, Unauthorized
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.registry import ModelRegistry, ReloadReport
 from services.gateway.schemas import (
@@ -77,12 +77,28 @@ class Gateway:
         """Resolve the model, queue the texts for a batch, and answer with translations and timings."""
         started = time.perf_counter()
         model = self.registry.resolve(request.model)
-        result = await self.batcher.submit(model, request.inputs(), request.beam_size, request.max_length)
+        texts = request.inputs()
+        truncated = self._check_lengths(model, texts, request.truncate)
+        result = await self.batcher.submit(model, texts, request.beam_size, request.max_length,
+                                           self.settings.request_timeout_s)
         return TranslateResponse(
             model=model.id, backend=model.backend.name, translations=result.translations,
-            translation=result.translations[0] if request.text is not None else None,
+            translation=result.translations[0] if request.text is not None else None, truncated=truncated,
             timings=Timings(queue_ms=round(result.queue_ms, 3), compute_ms=round(result.compute_ms, 3),
                             total_ms=round((time.perf_counter() - started) * 1000, 3)))
+
+    @staticmethod
+    def _check_lengths(model: LoadedModel, texts: list[str], truncate: bool) -> list[bool]:
+        """Which texts are longer than the model reads; refused (422) unless the request allows truncation."""
+        limit = model.backend.max_positions
+        lengths = [model.backend.source_tokens(t) for t in texts]
+        over = [i for i, n in enumerate(lengths) if n > limit]
+        if over and not truncate:
+            i = over[0]
+            raise TextTooLong(f"text {i} is {lengths[i]} tokens long; model {model.id} reads at most {limit}: "
+                              "split it into shorter pieces, or send \"truncate\": true to translate only its start",
+                              details=[f"text {j}: {lengths[j]} tokens" for j in over])
+        return [n > limit for n in lengths]
 
     def list_models(self) -> ModelsResponse:
         models, default = self.registry.models, self.registry.default_id()
