@@ -4,13 +4,16 @@ Every change builds a new `dict` and replaces the old one in a single assignment
 requests that already resolved a model keep using that version until they finish, new requests see
 the new one. A folder that fails to load keeps its previous version in service and its error is kept
 for `/readyz` and the reload answer. While polling, a folder is loaded only once its files have stayed
-the same for two polls, so that a slow copy is not read half-written; an admin reload loads at once.
+the same for two polls and none has changed for `settle_s` seconds, so that a slow copy (one that
+pauses longer than a poll) is not read half-written; an admin reload loads at once. `kd export` writes
+atomically (a temporary folder renamed into place), so its exports never need the wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +60,10 @@ def discover(models_dir: Path) -> dict[str, Path]:
 class ModelRegistry:
     """Holds the served models and refreshes them from `models_dir`."""
 
-    def __init__(self, models_dir: Path, threads: int, default_model: str | None = None) -> None:
+    def __init__(self, models_dir: Path, threads: int, default_model: str | None = None,
+                 settle_s: float = 2.0) -> None:
         self.models_dir = Path(models_dir)
+        self.settle_s = settle_s
         self.threads = threads
         self.default_model = default_model
         self._models: dict[str, LoadedModel] = {}
@@ -98,7 +103,7 @@ class ModelRegistry:
             for model_id, (folder, sig) in found.items():
                 if self._signatures.get(model_id) == sig:
                     report.unchanged.append(model_id)
-                elif settle and self._pending.get(model_id) != sig:
+                elif settle and (self._pending.get(model_id) != sig or not self._quiet(sig)):
                     self._pending[model_id] = sig
                 else:
                     await self._load_into(models, model_id, folder, sig, report)
@@ -107,6 +112,11 @@ class ModelRegistry:
                 self._signatures.pop(gone, None)
                 self.errors.pop(gone, None)
             return report
+
+    def _quiet(self, sig: Signature) -> bool:
+        """Whether no file of the folder has changed for `settle_s` seconds."""
+        newest_ns = max(entry[2] for entry in sig)
+        return time.time_ns() - newest_ns >= self.settle_s * 1e9
 
     def _scan(self) -> dict[str, tuple[Path, Signature]]:
         found = {}

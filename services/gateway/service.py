@@ -38,7 +38,8 @@ class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
-        self.registry = ModelRegistry(settings.models_dir, settings.threads, settings.default_model)
+        self.registry = ModelRegistry(settings.models_dir, settings.threads, settings.default_model,
+                                      settings.settle_seconds)
         self.batcher = Batcher(settings.max_batch, settings.max_wait_ms, settings.queue_size, self.metrics)
         self._poll_task: asyncio.Task[None] | None = None
 

@@ -40,6 +40,7 @@ class GatewaySettings:
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     default_model: str | None = None
     request_timeout_s: float = 60.0
+    settle_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         positive = ("port", "max_batch", "queue_size", "max_texts", "max_chars", "max_body_bytes",
@@ -47,6 +48,8 @@ class GatewaySettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise KDError(f"gateway setting {name} must be at least 1, got {getattr(self, name)}")
+        if self.settle_seconds < 0:
+            raise KDError(f"gateway setting settle_seconds must not be negative, got {self.settle_seconds}")
         if self.request_timeout_s <= 0:
             raise KDError(f"gateway setting request_timeout_s must be positive, got {self.request_timeout_s}")
         if self.max_wait_ms < 0 or self.poll_seconds < 0:
@@ -74,7 +77,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "cors_origins": _csv, "max_batch": int, "max_wait_ms": float, "queue_size": int, "max_texts": int,
     "max_chars": int, "max_body_bytes": int, "max_beam": int, "max_length": int,
     "default_max_length": int, "poll_seconds": float, "threads": int, "default_model": _optional,
-    "request_timeout_s": float,
+    "request_timeout_s": float, "settle_seconds": float,
 }
 
 

@@ -78,7 +78,8 @@ def test_wire_carries_uint16_ids_and_float16_logprobs_compactly(stub: Any, sente
 def test_score_over_the_whole_vocabulary_equals_the_log_softmax(client: TeacherClient, teacher: TeacherServer,
                                                                   sentences: Any,
                                                                   full_log_softmax: Callable[..., np.ndarray]) -> None:
-    """Candidates = every id at every position: request and response are each well over gRPC's 4 MiB default."""
+    """Candidates = every id at every position (the client splits this by the Score cost of such widths;
+    messages over 4 MiB are tested in test_teacher_lifecycle.py)."""
     src, tgt = sentences
     vocab = client.info().vocab_size
     chosen = list(range(len(src)))
