@@ -6,6 +6,11 @@ The total is `(1-w)·NLL + w·D`, where D is the recipe's `student_trainer.terms
 an in-process teacher), and runs D on the references or on the student's own translations. When D waits
 for an answer still in flight, the NLL part is back-propagated first so that the teacher's latency hides
 behind that work; the gradients add up to those of the single combined backward pass.
+
+With several data-parallel workers every target token must weigh the same, however the tokens fall
+across workers: each worker back-propagates its per-token mean times `local tokens · world / global
+tokens`, so that DDP's average over workers equals the mean over all their tokens together (one worker on
+the union of their batches). With one worker the factor is 1.
 """
 
 from __future__ import annotations
@@ -83,41 +88,44 @@ class Objective:
         return self.teacher.topk_async(batch.src, batch.tgt, self.spec.k)
 
     def step(self, model: nn.Module, batch: Batch, topk_future: Future[Any] | None, device: torch.device,
-             no_sync: NoSync | None = None) -> dict[str, float]:
-        """Forward, loss and backward for one batch; returns the loss parts (per target token).
+             no_sync: NoSync | None = None, global_tokens: int | None = None, world: int = 1) -> dict[str, float]:
+        """Forward, loss and backward for one batch; returns the loss parts (per target token of this batch).
 
         `no_sync` is the DDP model's `no_sync` when there are several workers: then the NLL part is not
         back-propagated separately (DDP reduces gradients once per forward), except on-policy, where the
-        reference pass runs entirely under `no_sync` and the policy pass reduces the sum.
+        reference pass runs entirely under `no_sync` and the policy pass reduces the sum. `global_tokens`
+        (all workers' target tokens this step) and `world` set the weight of this worker's mean (see the
+        module docstring).
         """
+        scale = batch.target_tokens * world / global_tokens if global_tokens else 1.0
         if self.term is None:
             t = to_tensors(batch, self.pad_id, device)
             nll = nll_loss(self._forward(model, t), t.labels, self.pad_id, self.spec.label_smoothing)
-            nll.backward()
+            (scale * nll).backward()
             return {"loss": nll.item(), "nll": nll.item()}
         if self.term.rollout != "reference":
-            return self._on_policy_step(model, batch, device, no_sync or contextlib.nullcontext)
+            return self._on_policy_step(model, batch, device, no_sync or contextlib.nullcontext, scale)
         t = to_tensors(batch, self.pad_id, device)
         logits = self._forward(model, t)
         nll = nll_loss(logits, t.labels, self.pad_id, self.spec.label_smoothing)
         pending = self._requests(batch, logits, t, topk_future)
         nll_done = False
         if no_sync is None and self.weight < 1.0 and pending.in_flight():
-            ((1.0 - self.weight) * nll).backward(retain_graph=True)
+            (scale * (1.0 - self.weight) * nll).backward(retain_graph=True)
             nll_done = True
         distill = self.term(logits, t, self._answers(pending, logits, t))
         total = self.weight * distill if nll_done else (1.0 - self.weight) * nll + self.weight * distill
-        total.backward()
+        (scale * total).backward()
         return self._parts(nll, distill)
 
     def _on_policy_step(self, model: nn.Module, batch: Batch, device: torch.device,
-                        sync_off: NoSync) -> dict[str, float]:
+                        sync_off: NoSync, scale: float) -> dict[str, float]:
         """NLL on the reference, then the distillation term on the student's own outputs for the same sources."""
         assert self.term is not None
         with sync_off():
             t = to_tensors(batch, self.pad_id, device)
             nll = nll_loss(self._forward(model, t), t.labels, self.pad_id, self.spec.label_smoothing)
-            ((1.0 - self.weight) * nll).backward()
+            (scale * (1.0 - self.weight) * nll).backward()
         exact = self.term.rollout == "exact_sample"
         own = (sample_exactly(model, batch, self.pad_id, device, self._generator) if exact
                else policy_batch(model, batch, self.pad_id, self.term.rollout == "sample", device))
@@ -125,7 +133,7 @@ class Objective:
         with _eval_mode(model) if exact else contextlib.nullcontext():
             logits = self._forward(model, own_t)
             distill = self.term(logits, own_t, self._answers(self._requests(own, logits, own_t, None), logits, own_t))
-            (self.weight * distill).backward()
+            (scale * self.weight * distill).backward()
         return self._parts(nll, distill)
 
     def _parts(self, nll: torch.Tensor, distill: torch.Tensor) -> dict[str, float]:

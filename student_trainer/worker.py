@@ -158,7 +158,7 @@ class TrainLoop:
             prefetch.close()
 
     def _step(self, s: Session, batch: Batch, future: Future[Any] | None, tokens: int) -> None:
-        parts = s.objective.step(s.model, batch, future, self.device, s.no_sync)
+        parts = s.objective.step(s.model, batch, future, self.device, s.no_sync, tokens, self.world)
         clip_and_step(s.model, s.optimizer, s.scheduler, self.recipe.optim.clip_norm)
         p = s.progress
         p.step, p.batch_in_epoch, p.target_tokens = p.step + 1, p.batch_in_epoch + 1, p.target_tokens + tokens
