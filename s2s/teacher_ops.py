@@ -49,36 +49,28 @@ class TopKResult:
 
 
 class TeacherError(KDError):
-    """A teacher request failed; `code` is the gRPC status name (what the server answered)."""
-
-    code = "INTERNAL"
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    """A teacher request failed. Transports map the kinds below to their own status codes (the gRPC
+    service in `services.teacher.status`, its client in `teacher_client`); this layer names none."""
 
 
 class TeacherInputError(TeacherError):
     """The request itself is wrong (ids, shapes, lengths, k, beam); resending it cannot succeed."""
 
-    code = "INVALID_ARGUMENT"
-
 
 class TeacherLimitError(TeacherError):
     """The request is valid but larger than the teacher accepts in one piece; split it."""
-
-    code = "RESOURCE_EXHAUSTED"
 
 
 class TeacherOverloadedError(TeacherError):
     """The teacher's queue is full: the same request succeeds later (after `retry_after_s`) or elsewhere."""
 
-    code = "RESOURCE_EXHAUSTED"
-
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class TeacherUnavailableError(TeacherError):
+    """The teacher cannot take requests now (it is shutting down); another replica can."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ retries and failover; `s2s.local_teacher.InProcessTeacher` offers the same API o
 """
 
 from s2s.teacher_ops import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
-from teacher_client.client import TeacherClient
+from teacher_client.client import TeacherClient, TeacherRpcError
 
-__all__ = ["TeacherClient", "TeacherError", "TeacherInfo", "TeacherInputError", "TeacherLimitError", "TopKResult"]
+__all__ = ["TeacherClient", "TeacherError", "TeacherInfo", "TeacherInputError", "TeacherLimitError", "TeacherRpcError",
+           "TopKResult"]

@@ -35,6 +35,15 @@ from teacher_client.endpoints import Endpoint, EndpointPool, parse_endpoints
 R = TypeVar("R")
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                        grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED})
+class TeacherRpcError(ops.TeacherError):
+    """A teacher call failed at the transport (no replica answered, a deadline, an internal error);
+    `code` is the gRPC status name the call ended with."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 _ERRORS: dict[grpc.StatusCode, type[ops.TeacherError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: ops.TeacherInputError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ops.TeacherLimitError,
@@ -188,7 +197,7 @@ class TeacherClient:
                     raise _to_error(exc, endpoint.target) from None
                 elapsed = time.monotonic() - start
                 if n >= self.retries and elapsed >= self.retry_budget_s:
-                    raise ops.TeacherError(
+                    raise TeacherRpcError(
                         f"no teacher replica answered for {elapsed:.0f} s ({n + 1} attempts, retry budget "
                         f"{self.retry_budget_s:.0f} s; last: {endpoint.target}: {exc.code().name}: {exc.details()}); "
                         "check that the teacher service is running", code=exc.code().name) from None
@@ -263,4 +272,4 @@ def _to_error(exc: grpc.RpcError, target: str) -> ops.TeacherError:
     kind = _ERRORS.get(code)
     if kind is not None:
         return kind(str(exc.details()))
-    return ops.TeacherError(f"teacher at {target} failed: {code.name}: {exc.details()}", code=code.name)
+    return TeacherRpcError(f"teacher at {target} failed: {code.name}: {exc.details()}", code=code.name)

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from s2s.teacher_ops import TeacherError, TeacherOverloadedError
+from s2s.teacher_ops import TeacherOverloadedError, TeacherUnavailableError
 from services.teacher.metrics import TeacherMetrics
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class DynamicBatcher:
         job = Job(op, params, inputs, tokens)
         with self._cond:
             if self._closed:
-                raise TeacherError("the teacher is shutting down; retry on another replica", code="UNAVAILABLE")
+                raise TeacherUnavailableError("the teacher is shutting down; retry on another replica")
             if self._queue and self._queued_tokens + tokens > self._max_queue_tokens:
                 retry = min(max(self._queued_tokens * self._seconds_per_token, 0.05), 30.0)
                 self._metrics.shed.labels(op).inc()

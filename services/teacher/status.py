@@ -1,9 +1,10 @@
 """The one place that maps errors to gRPC status codes (handlers never choose a code themselves).
 
-Teacher errors carry their status name (`TeacherInputError` -> INVALID_ARGUMENT, `TeacherLimitError` ->
-RESOURCE_EXHAUSTED, shutdown -> UNAVAILABLE); malformed tensors are INVALID_ARGUMENT; a request that waited
-past its deadline is DEADLINE_EXCEEDED; anything else is a bug, logged with its traceback and answered
-INTERNAL without internals in the message.
+Teacher errors map by kind (`TeacherInputError` -> INVALID_ARGUMENT, `TeacherLimitError` and
+`TeacherOverloadedError` -> RESOURCE_EXHAUSTED, the latter with a retry hint, `TeacherUnavailableError` ->
+UNAVAILABLE); malformed tensors are INVALID_ARGUMENT; a request that waited past its deadline is
+DEADLINE_EXCEEDED; anything else is a bug, logged with its traceback and answered INTERNAL without
+internals in the message.
 """
 
 from __future__ import annotations
@@ -15,16 +16,27 @@ from typing import NoReturn
 import grpc
 
 from kdproto.tensors import TensorError
-from s2s.teacher_ops import TeacherError, TeacherOverloadedError
+from s2s.teacher_ops import (
+    TeacherInputError,
+    TeacherLimitError,
+    TeacherOverloadedError,
+    TeacherUnavailableError,
+)
 
 log = logging.getLogger(__name__)
+_CODES: dict[type[Exception], grpc.StatusCode] = {
+    TeacherInputError: grpc.StatusCode.INVALID_ARGUMENT,
+    TeacherLimitError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    TeacherOverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    TeacherUnavailableError: grpc.StatusCode.UNAVAILABLE,
+}
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message a failed request answers with."""
-    if isinstance(exc, TeacherError):
-        code = grpc.StatusCode.__members__.get(exc.code, grpc.StatusCode.INTERNAL)
-        return code, str(exc)
+    for kind, code in _CODES.items():
+        if isinstance(exc, kind):
+            return code, str(exc)
     if isinstance(exc, TensorError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, FutureTimeout | TimeoutError):

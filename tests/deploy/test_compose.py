@@ -23,7 +23,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCS = ROOT / "docs" / "deploy.md"
 
 TEACHER_CMD = (
-    "python -m services.teacher --model /models/teacher --port 50051 "
+    "python -m services.teacher --model /models/teacher --host 0.0.0.0 --port 50051 "
     "--redis-url redis://redis:6379/0 --metrics-port 9100"
 )
 RAY_WORKER_CMD = "ray start --address=ray-head:6380 --block"

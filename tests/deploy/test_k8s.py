@@ -185,7 +185,7 @@ def test_teacher_runs_on_a_gpu_with_grpc_probes() -> None:
         assert teacher[probe]["grpc"]["port"] == grpc_port, probe
     argv = teacher["command"] + teacher["args"]
     assert argv == shlex.split(
-        "python -m services.teacher --model /models/teacher --port 50051 "
+        "python -m services.teacher --model /models/teacher --host 0.0.0.0 --port 50051 "
         "--redis-url redis://:$(REDIS_PASSWORD)@redis:6379/0 --metrics-port 9100"
     )
     assert find("Service", "teacher")["spec"]["clusterIP"] == "None"

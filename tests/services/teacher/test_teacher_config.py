@@ -45,8 +45,25 @@ def test_bad_environment_values_name_the_variable() -> None:
 
 
 def test_out_of_range_settings_are_refused() -> None:
-    with pytest.raises(KDError, match="--max-batch-tokens"):
+    with pytest.raises(KDError, match="--max-batch-tokens \\(KD_TEACHER_MAX_BATCH_TOKENS\\)"):
         ServerConfig(model=Path("m"), max_batch_tokens=10)
+
+
+def test_every_setting_is_declared_once_with_its_flag_variable_and_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """The flags are generated from the dataclass: one per field, each help naming its variable and default;
+    the defaults are the dataclass's (listening on loopback unless told otherwise)."""
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    flags = {a.dest: a for a in parser._actions if a.dest != "help"}
+    assert set(flags) == set(ServerConfig.__dataclass_fields__)
+    for name, action in flags.items():
+        if name not in ("model", "redis_url"):
+            assert f"KD_TEACHER_{name.upper()}" in (action.help or ""), name
+    assert "REDIS_URL" in (flags["redis_url"].help or "")
+    defaults = config_from_args(_module_args(["--model", "m"]), {})
+    assert defaults == ServerConfig(model=Path("m")) and defaults.host == "127.0.0.1"
+    assert config_from_args(_module_args(["--model", "m"]), {"KD_TEACHER_GENERATE_ENGINE": "ctranslate2"}
+                            ).generate_engine == "ctranslate2"
 
 
 def test_kd_teacher_serve_accepts_exactly_the_module_flags() -> None:
