@@ -14,12 +14,14 @@ the server's message.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -55,13 +57,17 @@ class TeacherClient:
 
     def __init__(self, endpoints: Sequence[str] | str, timeout_s: float = 60.0, retries: int = 3,
                  max_message_mb: int = 64, backoff_s: float = 0.1, max_backoff_s: float = 5.0,
-                 retry_budget_s: float = 60.0) -> None:
+                 retry_budget_s: float = 60.0, tls_ca: Path | None = None, token: str | None = None) -> None:
+        """`tls_ca` (a PEM file of the CA that signed the teacher's certificate) switches to TLS; `token`
+        is sent as `authorization: Bearer <token>`. Without them, `KD_TEACHER_TLS_CA` and
+        `KD_TEACHER_TOKEN_FILE` (a file holding the token) are used when set."""
         targets = parse_endpoints(endpoints)
         self.timeout_s = timeout_s
         self.retries = retries
         self.retry_budget_s = retry_budget_s
         self._backoff = (backoff_s, max_backoff_s)
-        self._pool = EndpointPool(targets, max_message_mb * 1024 * 1024)
+        credentials, self._metadata = _transport(tls_ca, token)
+        self._pool = EndpointPool(targets, max_message_mb * 1024 * 1024, credentials=credentials)
         self._calls = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-call")
         self._chunks = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-rpc")
         self._lock = threading.Lock()
@@ -174,7 +180,8 @@ class TeacherClient:
         def attempt(endpoint: Endpoint, timeout_s: float, wait: bool) -> Any:
             self._verify(endpoint, timeout_s, wait)
             self._count(rpcs=1)
-            return getattr(endpoint.stub, method)(request, timeout=timeout_s, wait_for_ready=wait)
+            return getattr(endpoint.stub, method)(request, timeout=timeout_s, wait_for_ready=wait,
+                                                  metadata=self._metadata)
 
         response = self._with_retries(attempt)
         hits, misses = wire.cache_counts(response)
@@ -223,7 +230,7 @@ class TeacherClient:
         if endpoint.verified:
             return
         info = wire.info_from(endpoint.stub.Info(pb.InfoRequest(), timeout=timeout_s or self.timeout_s,
-                                                 wait_for_ready=wait))
+                                                 wait_for_ready=wait, metadata=self._metadata))
         with self._lock:
             reference = self._info or info
             self._info = reference
@@ -247,6 +254,32 @@ def _ids(seqs: Sequence[Sequence[int]], side: str) -> list[np.ndarray]:
 def _same_length(src: list[np.ndarray], other: Sequence[Any], what: str) -> None:
     if len(other) != len(src):
         raise ops.TeacherInputError(f"ragged batch: {len(src)} sources but {len(other)} {what}")
+
+
+def _transport(tls_ca: Path | None, token: str | None) -> tuple[grpc.ChannelCredentials | None,
+                                                                tuple[tuple[str, str], ...]]:
+    """Channel credentials and call metadata from the arguments, else from the environment."""
+    ca = tls_ca or (Path(os.environ["KD_TEACHER_TLS_CA"]) if os.environ.get("KD_TEACHER_TLS_CA") else None)
+    if token is None and os.environ.get("KD_TEACHER_TOKEN_FILE"):
+        token = read_token(Path(os.environ["KD_TEACHER_TOKEN_FILE"]))
+    credentials = None
+    if ca is not None:
+        try:
+            credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca).read_bytes())
+        except OSError as exc:
+            raise ops.TeacherError(f"cannot read the teacher's CA certificate {ca} ({exc.strerror})") from exc
+    return credentials, ((("authorization", f"Bearer {token}"),) if token else ())
+
+
+def read_token(path: Path) -> str:
+    """The teacher token in a file (a mounted secret)."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ops.TeacherError(f"cannot read the teacher token from {path} ({exc.strerror})") from exc
+    if not token:
+        raise ops.TeacherError(f"the teacher token file {path} is empty")
+    return token
 
 
 def _overload_hint(exc: grpc.RpcError) -> float | None:

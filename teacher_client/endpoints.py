@@ -56,16 +56,18 @@ class Endpoint:
 class EndpointPool:
     """Picks endpoints round-robin among the healthy ones."""
 
-    def __init__(self, targets: Sequence[str], max_message_bytes: int, cooldown_s: float = 1.0) -> None:
+    def __init__(self, targets: Sequence[str], max_message_bytes: int, cooldown_s: float = 1.0,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         options = channel_options(max_message_bytes)
-        self.endpoints = [self._connect(t, options) for t in targets]
+        self.endpoints = [self._connect(t, options, credentials) for t in targets]
         self._cooldown_s = cooldown_s
         self._lock = threading.Lock()
         self._cycle = itertools.cycle(range(len(self.endpoints)))
 
     @staticmethod
-    def _connect(target: str, options: list[tuple[str, Any]]) -> Endpoint:
-        channel = grpc.insecure_channel(target, options=options)
+    def _connect(target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> Endpoint:
+        channel = (grpc.secure_channel(target, credentials, options=options) if credentials is not None
+                   else grpc.insecure_channel(target, options=options))
         return Endpoint(target, channel, pb_grpc.TeacherStub(channel))
 
     def pick(self, avoid: set[str]) -> Endpoint:

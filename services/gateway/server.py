@@ -24,13 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-seconds", type=float, help="models folder poll period, 0 = off (default 2)")
     parser.add_argument("--threads", type=int, help="CPU threads per CTranslate2 model (default: all cores)")
     parser.add_argument("--default-model", help="model used when a request names none (default: first id)")
+    parser.add_argument("--allow-anonymous", action="store_const", const=True, default=None,
+                        help="serve a non-loopback address without API keys (refused otherwise)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
     """Environment settings overridden by the flags that were given."""
     names = ("models_dir", "host", "port", "max_batch", "max_wait_ms", "queue_size", "poll_seconds",
-             "threads", "default_model")
+             "threads", "default_model", "allow_anonymous")
     return settings_from_env(**{name: getattr(args, name, None) for name in names})
 
 

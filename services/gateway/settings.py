@@ -15,6 +15,7 @@ from typing import Any
 from s2s.errors import KDError
 
 ENV_PREFIX = "KD_GATEWAY_"
+PLACEHOLDER = "REPLACE_ME"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class GatewaySettings:
     default_model: str | None = None
     request_timeout_s: float = 60.0
     settle_seconds: float = 2.0
+    public_address: str | None = None
+    allow_anonymous: bool = False
 
     def __post_init__(self) -> None:
         positive = ("port", "max_batch", "queue_size", "max_texts", "max_chars", "max_body_bytes",
@@ -48,6 +51,7 @@ class GatewaySettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise KDError(f"gateway setting {name} must be at least 1, got {getattr(self, name)}")
+        self._check_exposure()
         if self.settle_seconds < 0:
             raise KDError(f"gateway setting settle_seconds must not be negative, got {self.settle_seconds}")
         if self.request_timeout_s <= 0:
@@ -58,10 +62,35 @@ class GatewaySettings:
             raise KDError(f"default_max_length must be between 1 and max_length ({self.max_length}), "
                           f"got {self.default_max_length}")
 
+    def _check_exposure(self) -> None:
+        """Refuse placeholder keys, and serving the network without API keys unless anonymity is chosen."""
+        for name, values in (("api_keys", self.api_keys), ("admin_key", (self.admin_key or "",))):
+            if any(PLACEHOLDER in value for value in values):
+                raise KDError(f"{ENV_PREFIX}{name.upper()} is still the placeholder of deploy/k8s/secret.yaml "
+                              f"({PLACEHOLDER}...); set real keys before starting")
+        address = self.public_address or self.host
+        if not self.api_keys and not self.allow_anonymous and not _loopback(address):
+            raise KDError(f"the gateway would serve {address} without API keys: set {ENV_PREFIX}API_KEYS, or start "
+                          f"it with --allow-anonymous ({ENV_PREFIX}ALLOW_ANONYMOUS=1) to translate for anyone who "
+                          "can reach it")
+
     @property
     def default_length(self) -> int:
         """Output length of a request that sets no `max_length`: the setting, else 128 capped by max_length."""
         return self.default_max_length or min(128, self.max_length)
+
+
+def _loopback(address: str) -> bool:
+    return address in ("localhost", "::1") or address.startswith("127.")
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("use 1/0, true/false, yes/no or on/off")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -77,7 +106,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "cors_origins": _csv, "max_batch": int, "max_wait_ms": float, "queue_size": int, "max_texts": int,
     "max_chars": int, "max_body_bytes": int, "max_beam": int, "max_length": int,
     "default_max_length": int, "poll_seconds": float, "threads": int, "default_model": _optional,
-    "request_timeout_s": float, "settle_seconds": float,
+    "request_timeout_s": float, "settle_seconds": float, "public_address": _optional, "allow_anonymous": _bool,
 }
 
 

@@ -38,6 +38,11 @@ class ServerConfig:
     port: int = setting(50051, "gRPC port (0 = any free port)")
     host: str = setting("127.0.0.1", "address to listen on, gRPC and metrics (0.0.0.0 in containers)")
     redis_url: str | None = setting(None, "Redis cache, e.g. redis://host:6379/0", env="REDIS_URL")
+    redis_url_file: Path | None = setting(None, "file holding the Redis URL (with its password): a mounted secret")
+    tls_cert: Path | None = setting(None, "PEM certificate (chain) to serve gRPC over TLS (with --tls-key)")
+    tls_key: Path | None = setting(None, "PEM private key of --tls-cert")
+    auth_token_file: Path | None = setting(None, "file holding a shared token every teacher RPC must send as "
+                                                 "'authorization: Bearer <token>' (health checks excepted)")
     metrics_port: int | None = setting(None, "serve Prometheus metrics over HTTP on this port")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     max_batch_tokens: int = setting(8192, "token budget of one request and of one model batch")
@@ -77,6 +82,10 @@ class ServerConfig:
         bad = [f"{_flag(name)} ({_env_name(name)})" for name, ok in checks.items() if not ok]
         if bad:
             raise KDError(f"invalid teacher settings: {', '.join(bad)} out of range (see --help)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise KDError("--tls-cert and --tls-key go together: give both to serve over TLS, or neither")
+        if self.redis_url and self.redis_url_file:
+            raise KDError("give the Redis URL once: --redis-url (REDIS_URL) or --redis-url-file, not both")
 
     @property
     def max_message_bytes(self) -> int:

@@ -6,16 +6,23 @@ For container health checks and readiness probes; uses the standard `grpc.health
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def check(target: str, service: str = "", timeout_s: float = 3.0) -> str:
-    """The health status name of `service` at `target` (e.g. SERVING, NOT_SERVING); raises grpc.RpcError."""
-    with grpc.insecure_channel(target) as channel:
+def check(target: str, service: str = "", timeout_s: float = 3.0, tls_ca: str | None = None) -> str:
+    """The health status name of `service` at `target` (e.g. SERVING, NOT_SERVING); raises grpc.RpcError.
+
+    Over TLS when `tls_ca` (or `KD_TEACHER_TLS_CA`) names the CA certificate; no token is needed."""
+    ca = tls_ca or os.environ.get("KD_TEACHER_TLS_CA") or None
+    channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(Path(ca).read_bytes())) if ca
+               else grpc.insecure_channel(target))
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
@@ -27,9 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", required=True, help="HOST:PORT of the teacher's gRPC server")
     parser.add_argument("--service", default="", help="service name to check (default: the whole server)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    parser.add_argument("--tls-ca", default=None, help="CA certificate for a TLS teacher (env KD_TEACHER_TLS_CA)")
     args = parser.parse_args(argv)
     try:
-        status = check(args.target, args.service, args.timeout)
+        status = check(args.target, args.service, args.timeout, args.tls_ca)
     except grpc.RpcError as exc:
         print(f"{args.target}: unreachable ({exc.code().name}: {exc.details()})", file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ from services.teacher.engine import TeacherEngine
 from services.teacher.generate_engine import Ct2Generator
 from services.teacher.handlers import TeacherHandlers
 from services.teacher.metrics import TeacherMetrics
+from services.teacher.security import TokenCheck, read_secret, refuse_placeholder, server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,11 @@ class TeacherServer:
                if config.generate_engine == "ctranslate2" else None)
         self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe(),
                                     ct2)
+        token = read_secret(config.auth_token_file, "teacher token") if config.auth_token_file else None
         self._grpc = grpc.server(ThreadPoolExecutor(config.workers, thread_name_prefix="teacher-rpc"),
                                  options=grpc_options(config.max_message_bytes),
-                                 maximum_concurrent_rpcs=config.max_concurrent_rpcs)
+                                 maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+                                 interceptors=[TokenCheck(token)] if token else None)
         wire.register(self._grpc, TeacherHandlers(self.engine, self.metrics))
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
@@ -68,8 +71,10 @@ class TeacherServer:
         self._stopped = threading.Event()
 
     def _bind(self, host: str, port: int) -> int:
+        cert, key = self.config.tls_cert, self.config.tls_key
         try:
-            bound = self._grpc.add_insecure_port(f"{host}:{port}")
+            bound = (self._grpc.add_secure_port(f"{host}:{port}", server_credentials(cert, key))
+                     if cert is not None and key is not None else self._grpc.add_insecure_port(f"{host}:{port}"))
         except RuntimeError as exc:
             bound, reason = 0, str(exc)
         else:
@@ -80,10 +85,14 @@ class TeacherServer:
         return bound
 
     def _make_cache(self) -> ResultCache:
-        if not self.config.redis_url:
+        url = self.config.redis_url
+        if self.config.redis_url_file is not None:
+            url = read_secret(self.config.redis_url_file, "Redis URL")
+        if not url:
             self.metrics.redis_up.set(0)
             return NoCache()
-        return RedisCache(self.config.redis_url, self.config.cache_ttl_s, self.metrics, self.config.cache_retry_s)
+        refuse_placeholder(url, "Redis URL")
+        return RedisCache(url, self.config.cache_ttl_s, self.metrics, self.config.cache_retry_s)
 
     def start(self) -> int:
         """Start serving; returns the bound gRPC port."""
@@ -96,7 +105,9 @@ class TeacherServer:
         log.info("teacher %s (%s) serving on %s:%d, device %s, dynamic batching %s, cache %s, metrics port %s",
                  info.teacher.model_id, info.teacher_id, self.config.host, self.port, info.device,
                  "on" if self.config.dynamic_batching else "off",
-                 "redis" if self.config.redis_url else "off", self.metrics_port)
+                 "redis" if self.config.redis_url or self.config.redis_url_file else "off", self.metrics_port)
+        log.info("transport: %s, %s", "TLS" if self.config.tls_cert else "plaintext (no --tls-cert)",
+                 "token required" if self.config.auth_token_file else "no token (no --auth-token-file)")
         return self.port
 
     def stop(self, grace_s: float | None = None) -> None:

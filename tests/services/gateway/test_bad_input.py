@@ -145,3 +145,22 @@ def test_settings_from_environment_and_bad_values(tmp_path: Path) -> None:
         settings_from_env({**env, "KD_GATEWAY_QUEUE_SIZE": "0"})
     with pytest.raises(KDError, match="no models folder"):
         settings_from_env({})
+
+
+def test_serving_the_network_without_keys_or_with_placeholders_is_refused(tmp_path: Path) -> None:
+    base = {"KD_GATEWAY_MODELS_DIR": str(tmp_path)}
+    assert settings_from_env(base).host == "127.0.0.1"  # loopback without keys is fine
+    with pytest.raises(KDError, match="would serve 0.0.0.0 without API keys.*--allow-anonymous"):
+        settings_from_env({**base, "KD_GATEWAY_HOST": "0.0.0.0"})
+    # In a container the gateway listens on 0.0.0.0; what counts is the address it is published on.
+    inside = {**base, "KD_GATEWAY_HOST": "0.0.0.0"}
+    assert settings_from_env({**inside, "KD_GATEWAY_PUBLIC_ADDRESS": "127.0.0.1"}).public_address == "127.0.0.1"
+    with pytest.raises(KDError, match="would serve 192.0.2.7 without API keys"):
+        settings_from_env({**inside, "KD_GATEWAY_PUBLIC_ADDRESS": "192.0.2.7"})
+    assert settings_from_env({**inside, "KD_GATEWAY_API_KEYS": "k1"}).api_keys == ("k1",)
+    assert settings_from_env(inside, allow_anonymous=True).allow_anonymous
+    assert settings_from_env({**inside, "KD_GATEWAY_ALLOW_ANONYMOUS": "yes"}).allow_anonymous
+    with pytest.raises(KDError, match="KD_GATEWAY_API_KEYS is still the placeholder"):
+        settings_from_env({**inside, "KD_GATEWAY_API_KEYS": "REPLACE_ME-api-key-1,REPLACE_ME-api-key-2"})
+    with pytest.raises(KDError, match="KD_GATEWAY_ADMIN_KEY is still the placeholder"):
+        settings_from_env({**base, "KD_GATEWAY_ADMIN_KEY": "REPLACE_ME-admin-key"})
