@@ -30,7 +30,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def secure_teacher(teacher_factory: Callable[..., TeacherServer], micro_checkpoint: Path,
-                   certificate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[TeacherServer, str]:
+                   certificate: tuple[Path, Path],
+                   tmp_path_factory: pytest.TempPathFactory) -> tuple[TeacherServer, str]:
     token = "s3cret-teacher-token"
     token_file = tmp_path_factory.mktemp("secret") / "token"
     token_file.write_text(token + "\n")
@@ -61,9 +62,9 @@ def test_a_missing_or_wrong_token_is_unauthenticated_at_once(secure_teacher: tup
 
 def test_plaintext_clients_cannot_talk_to_a_tls_teacher(secure_teacher: tuple[TeacherServer, str]) -> None:
     server, token = secure_teacher
-    with TeacherClient(f"localhost:{server.port}", token=token, retry_budget_s=1, retries=1, timeout_s=2) as client:
-        with pytest.raises(TeacherRpcError):
-            client.info()
+    with TeacherClient(f"localhost:{server.port}", token=token, retry_budget_s=1, retries=1, timeout_s=2) as client, \
+            pytest.raises(TeacherRpcError):
+        client.info()
 
 
 def test_clients_take_the_ca_and_token_file_from_the_environment(
