@@ -24,11 +24,12 @@ DOCS = ROOT / "docs" / "deploy.md"
 
 TEACHER_CMD = (
     "python -m services.teacher --model /models/teacher --host 0.0.0.0 --port 50051 "
-    "--redis-url redis://redis:6379/0 --metrics-port 9100"
+    "--redis-url-file /run/secrets/redis_url --auth-token-file /run/secrets/teacher_token --metrics-port 9100"
 )
 RAY_WORKER_CMD = "ray start --address=ray-head:6380 --block"
 EXPECTED_COMMANDS: dict[str, str] = {
-    "redis": 'redis-server --maxmemory 512mb --maxmemory-policy allkeys-lru --save "" --appendonly no',
+    "redis": ('redis-server --maxmemory 512mb --maxmemory-policy allkeys-lru --save "" --appendonly no '
+              "--aclfile /run/secrets/redis_users.acl"),
     "teacher": TEACHER_CMD,
     "teacher-gpu": TEACHER_CMD,
     "ray-head": "ray start --head --dashboard-host=0.0.0.0 --port=6380 --block",
@@ -148,7 +149,8 @@ def test_health_checks_probe_the_right_endpoints(services: dict[str, dict[str, A
     assert "http://localhost:8000/healthz" in services["gateway"]["healthcheck"]["test"][-1]
     assert "http://localhost:8265/api/gcs_healthz" in services["ray-head"]["healthcheck"]["test"][-1]
     assert "/api/local_raylet_healthz" in services["ray-worker"]["healthcheck"]["test"][-1]
-    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert services["redis"]["healthcheck"]["test"] == shlex.split(
+        "CMD redis-cli --user healthcheck --pass healthcheck --no-auth-warning ping")
 
 
 @pytest.mark.parametrize("name", sorted(ONE_SHOT))
@@ -206,7 +208,7 @@ def test_gpu_profile_services(services: dict[str, dict[str, Any]]) -> None:
             assert service["image"].endswith(f"-{expected}"), name
     assert services["teacher"]["environment"]["KD_TEACHER_DEVICE"] == "cpu"
     assert services["teacher-gpu"]["environment"]["KD_TEACHER_DEVICE"] == "cuda"
-    assert services["teacher-gpu"]["networks"]["default"]["aliases"] == ["teacher"]
+    assert services["teacher-gpu"]["networks"]["backend"]["aliases"] == ["teacher"]
 
 
 def test_images_are_pinned_and_dockerfiles_exist(services: dict[str, dict[str, Any]]) -> None:
@@ -224,7 +226,8 @@ def test_service_settings_are_passed(services: dict[str, dict[str, Any]]) -> Non
     teacher_env = {"KD_TEACHER_DEVICE", "KD_TEACHER_MAX_BATCH_TOKENS", "KD_TEACHER_MAX_WAIT_MS",
                    "KD_TEACHER_CACHE_TTL_S"}
     gateway_env = {"KD_GATEWAY_HOST", "KD_GATEWAY_API_KEYS", "KD_GATEWAY_ADMIN_KEY", "KD_GATEWAY_CORS_ORIGINS",
-                   "KD_GATEWAY_MAX_BATCH", "KD_GATEWAY_MAX_WAIT_MS"}
+                   "KD_GATEWAY_MAX_BATCH", "KD_GATEWAY_MAX_WAIT_MS", "KD_GATEWAY_PUBLIC_ADDRESS",
+                   "KD_GATEWAY_ALLOW_ANONYMOUS"}
     assert set(services["teacher"]["environment"]) == teacher_env
     assert set(services["teacher-gpu"]["environment"]) == teacher_env
     assert set(services["gateway"]["environment"]) == gateway_env
@@ -241,3 +244,50 @@ def test_docs_list_every_variable_and_port(services: dict[str, dict[str, Any]]) 
     assert not missing, f"docs/deploy.md does not describe: {missing}"
     for port in ("6379", "50051", "9100", "6380", "8265", "52365", "8000"):
         assert port in text, f"docs/deploy.md does not mention port {port}"
+
+
+RAY_USERS = ("ray-head", "ray-worker", "ray-worker-gpu", "trainer")
+BACKEND = {"redis", "teacher", "teacher-gpu", "ray-head", "ray-worker", "ray-worker-gpu", "trainer"}
+
+
+def test_only_the_gateway_is_published_even_when_the_bind_address_is_opened() -> None:
+    """With KD_BIND_ADDRESS=0.0.0.0 the gateway's port alone is published: Ray's job API, the teacher and
+    its metrics and Redis are on the internal backend network only."""
+    for env in (clean_env(), clean_env(KD_BIND_ADDRESS="0.0.0.0")):
+        rendered = compose_config("--profile", "gpu", env=env)["services"]
+        published = {name: svc["ports"] for name, svc in rendered.items() if svc.get("ports")}
+        assert set(published) == {"gateway"}
+        assert [p.split(":")[-2:] for p in published["gateway"]] == [["8000", "8000/tcp"]]
+
+
+def test_networks_separate_the_gateway_from_the_backend(compose: dict[str, Any],
+                                                       services: dict[str, dict[str, Any]]) -> None:
+    assert compose["networks"]["backend"] == {"internal": True}
+    for name in BACKEND:
+        networks = services[name]["networks"]
+        assert set(networks) == {"backend"}, name
+    assert services["gateway"]["networks"] == ["frontend"]
+    assert services["export"]["network_mode"] == "none"
+
+
+def test_ray_runs_with_token_authentication_from_a_secret(compose: dict[str, Any],
+                                                          services: dict[str, dict[str, Any]]) -> None:
+    assert "disabled" not in COMPOSE_FILE.read_text().split("RAY_AUTH_MODE", 1)[1].split("\n", 1)[0]
+    for name in RAY_USERS:
+        env = services[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray_token", name
+        assert "ray_token" in services[name]["secrets"], name
+    assert compose["secrets"]["ray_token"] == {"file": "./secrets/ray_token"}
+
+
+def test_secrets_come_from_files_never_from_command_lines_or_images(compose: dict[str, Any],
+                                                                   services: dict[str, dict[str, Any]]) -> None:
+    assert {s["file"] for s in compose["secrets"].values()} == {
+        "./secrets/ray_token", "./secrets/teacher_token", "./secrets/redis_users.acl", "./secrets/redis_url"}
+    for name, service in services.items():
+        line = " ".join(service.get("command", []))
+        assert "requirepass" not in line and "redis://" not in line, name
+    assert services["redis"]["secrets"] == ["redis_users.acl"]
+    assert set(services["teacher"]["secrets"]) == {"teacher_token", "redis_url"}
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", "secrets"} <= set(ignored)

@@ -90,6 +90,9 @@ def test_expected_resources_exist() -> None:
         "PersistentVolumeClaim/checkpoints", "PersistentVolumeClaim/data", "Deployment/redis",
         "Service/redis", "Deployment/teacher", "Service/teacher", "RayCluster/kd-ray",
         "RayJob/train-student-ka", "Deployment/gateway", "Service/gateway", "HorizontalPodAutoscaler/gateway",
+        "NetworkPolicy/default-deny-ingress", "NetworkPolicy/gateway-from-anywhere",
+        "NetworkPolicy/teacher-from-training", "NetworkPolicy/redis-from-teacher",
+        "NetworkPolicy/ray-from-ray-and-submitter",
     }
     assert expected <= kinds, f"missing: {sorted(expected - kinds)}"
 
@@ -158,21 +161,81 @@ def test_references_resolve() -> None:
 
 
 def test_secret_holds_only_marked_placeholders() -> None:
-    """No real credential is committed: every value is a REPLACE_ME placeholder."""
+    """No real credential is committed: every secret value is (or contains) a REPLACE_ME placeholder, which
+    the services refuse to start with."""
     secret = find("Secret", "kd-secrets")
-    assert set(secret["stringData"]) == {"REDIS_PASSWORD", "KD_GATEWAY_API_KEYS", "KD_GATEWAY_ADMIN_KEY"}
+    assert set(secret["stringData"]) == {"RAY_TOKEN", "TEACHER_TOKEN", "REDIS_URL", "users.acl",
+                                         "KD_GATEWAY_API_KEYS", "KD_GATEWAY_ADMIN_KEY"}
     for key, value in secret["stringData"].items():
-        assert all(part.startswith("REPLACE_ME") for part in value.split(",")), key
+        assert "REPLACE_ME" in value, key
     assert "data" not in secret
 
 
-def test_redis_is_a_password_protected_cache() -> None:
-    """Bounded memory, LRU eviction, no persistence, a password from the Secret."""
+def test_redis_is_an_acl_protected_cache_with_no_secret_on_its_command_line() -> None:
+    """Bounded memory, LRU eviction, no persistence, users from an ACL file mounted from the Secret: the same
+    command as compose, and no password in any pod's command line or environment value."""
     redis = container("Deployment", "redis")
     argv = redis["command"] + redis["args"]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert argv == compose["redis"]["command"] + ["--requirepass", "$(REDIS_PASSWORD)"]
+    assert argv == compose["redis"]["command"]
     assert argv[1:5] == ["--maxmemory", "512mb", "--maxmemory-policy", "allkeys-lru"]
+    mounts = {m["mountPath"]: m["name"] for m in redis["volumeMounts"]}
+    volume = next(v for v in find("Deployment", "redis")["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == mounts["/run/secrets"])
+    assert volume["secret"]["items"] == [{"key": "users.acl", "path": "redis_users.acl"}]
+    for owner, template in pod_templates():
+        for ctr in template["spec"]["containers"]:
+            line = " ".join(ctr.get("command", []) + ctr.get("args", []))
+            assert "requirepass" not in line and "REDIS_PASSWORD" not in line and ":@" not in line, owner
+            assert all("value" not in e or "REPLACE_ME" not in e["value"] for e in ctr.get("env", [])), owner
+
+
+@pytest.mark.parametrize(("owner", "template"), POD_TEMPLATES)
+def test_pods_meet_the_restricted_pod_security_standard(owner: str, template: Doc) -> None:
+    """Non-root, the runtime's seccomp profile, no privilege escalation, no capabilities, no API token."""
+    spec = template["spec"]
+    assert spec.get("automountServiceAccountToken") is False, owner
+    assert spec["securityContext"]["runAsNonRoot"] is True, owner
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, owner
+    for ctr in spec["containers"]:
+        assert ctr["securityContext"]["allowPrivilegeEscalation"] is False, owner
+        assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"], owner
+    labels = find("Namespace", "kd")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_ray_uses_token_authentication_from_the_secret() -> None:
+    """Every Ray pod and the job submitter run with RAY_AUTH_MODE=token and the token file from the Secret."""
+    ray_pods = [(o, t) for o, t in pod_templates() if "RayCluster" in o or "RayJob" in o]
+    assert len(ray_pods) == 3
+    for owner, template in ray_pods:
+        ctr = template["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in ctr["env"]}
+        assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray_token", owner
+        volume = next(v for v in template["spec"]["volumes"] if v["name"] == "secrets")
+        assert {"key": "RAY_TOKEN", "path": "ray_token"} in volume["secret"]["items"], owner
+
+
+def test_network_policies_let_in_only_the_intended_callers() -> None:
+    """Default deny; the gateway from anywhere; the teacher from training pods; Redis from the teacher;
+    Ray from Ray's pods and the job submitter, whose labels exist on the pods they name."""
+    assert find("NetworkPolicy", "default-deny-ingress")["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    pod_names = {t["metadata"]["labels"]["app.kubernetes.io/name"] for _, t in pod_templates()}
+
+    def sources(name: str) -> set[str]:
+        found = set()
+        for rule in find("NetworkPolicy", name)["spec"]["ingress"]:
+            for peer in rule.get("from", []):
+                selector = peer.get("podSelector", {})
+                found |= set(selector.get("matchLabels", {}).values())
+                for expr in selector.get("matchExpressions", []):
+                    found |= set(expr["values"])
+        return found
+
+    assert "from" not in find("NetworkPolicy", "gateway-from-anywhere")["spec"]["ingress"][0]
+    assert sources("teacher-from-training") == {"ray-head", "ray-worker", "ray-job-submitter"} <= pod_names
+    assert sources("redis-from-teacher") == {"teacher"}
+    assert sources("ray-from-ray-and-submitter") == {"ray-head", "ray-worker", "ray-job-submitter"}
 
 
 def test_teacher_runs_on_a_gpu_with_grpc_probes() -> None:
@@ -186,7 +249,7 @@ def test_teacher_runs_on_a_gpu_with_grpc_probes() -> None:
     argv = teacher["command"] + teacher["args"]
     assert argv == shlex.split(
         "python -m services.teacher --model /models/teacher --host 0.0.0.0 --port 50051 "
-        "--redis-url redis://:$(REDIS_PASSWORD)@redis:6379/0 --metrics-port 9100"
+        "--redis-url-file /run/secrets/redis_url --auth-token-file /run/secrets/teacher_token --metrics-port 9100"
     )
     assert find("Service", "teacher")["spec"]["clusterIP"] == "None"
 
