@@ -26,8 +26,9 @@ from s2s.device import pick_placement
 class InProcessTeacher:
     """A teacher model loaded in this process, behind the `TeacherClient` API."""
 
-    def __init__(self, model: str | Path | Checkpoint, device: str = "auto", max_batch_tokens: int = 8192,
-                 max_k: int = 64, max_beam: int = 16, workers: int = 2) -> None:
+    def __init__(self, model: str | Path | Checkpoint, device: str = "auto",
+                 max_batch_tokens: int = ops.DEFAULT_BATCH_TOKENS, max_k: int = ops.DEFAULT_MAX_K,
+                 max_beam: int = ops.DEFAULT_MAX_BEAM, workers: int = 2) -> None:
         if isinstance(model, Checkpoint):
             self.checkpoint = model
         else:

@@ -85,8 +85,13 @@ class TeacherLimits:
     max_batch_tokens: int
 
 
-def limits_for(model: MarianMTModel, vocab_size: int, max_k: int = 64, max_beam: int = 16,
-               max_batch_tokens: int = 8192) -> TeacherLimits:
+# The limits a teacher enforces unless configured otherwise: stated once here, used by the in-process
+# teacher and as the defaults of the teacher service's settings (`services.teacher.config`).
+DEFAULT_MAX_K, DEFAULT_MAX_BEAM, DEFAULT_BATCH_TOKENS = 64, 16, 8192
+
+
+def limits_for(model: MarianMTModel, vocab_size: int, max_k: int = DEFAULT_MAX_K, max_beam: int = DEFAULT_MAX_BEAM,
+               max_batch_tokens: int = DEFAULT_BATCH_TOKENS) -> TeacherLimits:
     """Limits of a Marian model: lengths are capped by its position table, k by the vocabulary."""
     positions = int(model.config.max_position_embeddings)
     return TeacherLimits(vocab_size, positions, positions, min(max_k, vocab_size), max_beam, max_batch_tokens)
@@ -244,7 +249,7 @@ def _logits(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.nd
 
 @torch.inference_mode()
 def topk(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int, pad_id: int,
-         max_tokens: int = 8192) -> list[TopKResult]:
+         max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[TopKResult]:
     """Per target position the k most likely ids, their log q and the log of the probability left over."""
     results: list[TopKResult | None] = [None] * len(src)
     for batch in _chunks(src, tgt, max_tokens):
@@ -265,7 +270,7 @@ def topk(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarr
 
 @torch.inference_mode()
 def score(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray],
-          candidates: Sequence[np.ndarray], pad_id: int, max_tokens: int = 8192) -> list[np.ndarray]:
+          candidates: Sequence[np.ndarray], pad_id: int, max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[np.ndarray]:
     """log q of `candidates[i]` ([T_i, c_i] ids) at every target position: [T_i, c_i] float32 each."""
     results: list[np.ndarray | None] = [None] * len(src)
     for batch in _chunks(src, tgt, max_tokens):
@@ -283,7 +288,7 @@ def score(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndar
 
 
 def nbest(model: MarianMTModel, src: Sequence[np.ndarray], pad_id: int, beam_size: int, n: int, max_len: int,
-          max_tokens: int = 8192) -> list[list[Hypothesis]]:
+          max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[list[Hypothesis]]:
     """Beam search n-best lists (Hugging Face `generate`; scores length-normalised as beam search ranks)."""
     sources = [[int(x) for x in s] for s in src]
     return generate_nbest(model, sources, pad_id, beam_size, n, max_len, max_tokens)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s2s.errors import KDError
+from s2s.teacher_ops import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_MAX_K
 
 ENV_PREFIX = "KD_TEACHER_"
 GENERATE_ENGINES = ("torch", "ctranslate2")
@@ -45,14 +46,14 @@ class ServerConfig:
                                                  "'authorization: Bearer <token>' (health checks excepted)")
     metrics_port: int | None = setting(None, "serve Prometheus metrics over HTTP on this port")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
-    max_batch_tokens: int = setting(8192, "token budget of one request and of one model batch")
+    max_batch_tokens: int = setting(DEFAULT_BATCH_TOKENS, "token budget of one request and of one model batch")
     max_wait_ms: float = setting(5.0, "longest a request waits for others to batch with")
     dynamic_batching: bool = setting(True, "merge concurrent requests into one model run",
                                      flag="--no-dynamic-batching")
     cache_ttl_s: int = setting(7 * 24 * 3600, "cache entry lifetime in seconds")
     cache_retry_s: float = setting(2.0, "after a Redis failure, seconds before the cache is tried again")
-    max_k: int = setting(64, "largest k TopK answers")
-    max_beam: int = setting(16, "largest beam size Generate answers")
+    max_k: int = setting(DEFAULT_MAX_K, "largest k TopK answers")
+    max_beam: int = setting(DEFAULT_MAX_BEAM, "largest beam size Generate answers")
     max_message_mb: int = setting(64, "gRPC message size limit, both directions")
     workers: int = setting(16, "gRPC handler threads")
     threads: int | None = setting(None, "torch CPU threads (default: all cores)")
