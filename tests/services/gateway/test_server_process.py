@@ -63,3 +63,16 @@ def test_module_command_serves_with_environment_settings(models_dir: Callable[..
 def test_kd_gateway_refuses_a_missing_models_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gateway", "--models", str(tmp_path / "nowhere")]) == 2
     assert "nowhere does not exist" in capsys.readouterr().err
+
+
+def test_the_process_refuses_a_public_address_without_api_keys(models_dir: Callable[..., Path],
+                                                               exports: dict[str, Path]) -> None:
+    """As compose runs it with KD_BIND_ADDRESS=0.0.0.0 and no keys: it stops at once and says why."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KD_GATEWAY_")}
+    env.update(KD_GATEWAY_HOST="0.0.0.0", KD_GATEWAY_PUBLIC_ADDRESS="0.0.0.0")
+    proc = subprocess.run([sys.executable, "-m", "services.gateway", "--models", str(models_dir(micro=exports["int8"])),
+                           "--port", str(_free_port())], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert "would serve 0.0.0.0 without API keys" in proc.stderr and "--allow-anonymous" in proc.stderr
+    assert "Traceback" not in proc.stderr
