@@ -9,7 +9,9 @@ test set, greedy and beam 5, through a float32 CTranslate2 export (greedy equals
 
 Every run is a `kd train` subprocess with its own log; a finished run (its `final/manifest.json`) is
 skipped, an interrupted one resumes from its last checkpoint (`--resume`), a missing evaluation is made.
-So the whole protocol, many hours of 2-core time, can be stopped and started again at will.
+So the whole protocol, many hours of 2-core time, can be stopped and started again at will. A run is
+claimed (a `.claim` file with the driver's pid) while a driver works on it, so several drivers started on
+the same rows and seeds share the work; a claim whose driver is gone is taken over.
 
 Usage:
   python experiments/protocol/run.py --stage 1            # stage-1 students (and the Seq-KD data first)
@@ -21,6 +23,7 @@ Then `python experiments/protocol/table.py` writes the tables for docs/results.m
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -99,8 +102,41 @@ def _call(argv: list[str], log: Path) -> None:
         raise RuntimeError(f"exit code {code}: {' '.join(argv[:6])} ...; see {log}")
 
 
+def _claim(run: Run) -> bool:
+    """Claim the run for this driver unless a live driver holds it."""
+    run.out.mkdir(parents=True, exist_ok=True)
+    claim = run.out / ".claim"
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                os.kill(int(claim.read_text().strip() or 0), 0)
+                return False  # a live driver holds it
+            except (ProcessLookupError, ValueError):
+                claim.unlink(missing_ok=True)  # its driver is gone: take it over
+                continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
 def execute(run: Run, logs: Path, dry_run: bool) -> None:
-    """Train (or resume) and evaluate one run, skipping what is already finished."""
+    """Train (or resume) and evaluate one run, skipping what is already finished or claimed."""
+    if run.done and run.evaluated:
+        return
+    if not dry_run and not _claim(run):
+        _log(f"{run.name}: another driver is on it")
+        return
+    try:
+        _train_and_evaluate(run, logs, dry_run)
+    finally:
+        if not dry_run:
+            (run.out / ".claim").unlink(missing_ok=True)
+
+
+def _train_and_evaluate(run: Run, logs: Path, dry_run: bool) -> None:
     kd = [sys.executable, "-m", "kd"]
     if not run.done:
         argv = [*kd, "train", "--recipe", str(run.recipe), "--set", f"output_dir={run.out}",
