@@ -5,15 +5,29 @@
 #
 # Python's patch version and Ray's version must be the same on every node of a Ray cluster (Ray refuses
 # to join nodes that differ), so both are pinned here and in cuda.Dockerfile to the same values.
-FROM python:3.11.13-slim-bookworm
+#
+# Where no container registry is reachable (scripts/compose_e2e.sh): BASE_IMAGE can be any Debian-like image
+# with python3 and pip (e.g. one made with debootstrap), a torch wheel placed in deploy/docker/wheels/ is
+# installed instead of the download, and CA certificates in deploy/docker/ca-certificates/ (a proxy's) are
+# trusted. Every node of one cluster must use the same image, so the Python pin still holds per build.
+ARG BASE_IMAGE=python:3.11.13-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG RAY_VERSION=2.60.0
 
+# PIP_BREAK_SYSTEM_PACKAGES: a Debian base's Python is "externally managed"; the image is the environment.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_BREAK_SYSTEM_PACKAGES=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+
+COPY deploy/docker/ca-certificates/ /usr/local/share/ca-certificates/
+# `python` is what every command line runs; a Debian base only has `python3`.
+RUN update-ca-certificates \
+    && if ! command -v python >/dev/null; then ln -s "$(command -v python3)" /usr/local/bin/python; fi
 
 # A fixed, unprivileged user. The data, model and checkpoint folders are created here and owned by it,
 # so that empty named volumes mounted on them inherit that ownership.
@@ -22,13 +36,18 @@ RUN groupadd --gid 10001 kd \
     && mkdir -p /data /models/served /models/teacher /checkpoints \
     && chown -R kd:kd /data /models /checkpoints
 
-# torch first, from the CPU index: `pip install .` then finds torch==2.13.0 satisfied and never pulls the
-# multi-gigabyte CUDA build from PyPI.
-RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+# torch first, from the CPU index (or the wheel in deploy/docker/wheels/): `pip install .` then finds
+# torch==2.13.0 satisfied and never pulls the multi-gigabyte CUDA build from PyPI.
+COPY deploy/docker/wheels/ /tmp/wheels/
+RUN if ls /tmp/wheels/torch-*.whl >/dev/null 2>&1; then pip install --no-cache-dir /tmp/wheels/torch-*.whl; \
+    else pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; fi \
+    && rm -rf /tmp/wheels
 
 WORKDIR /app
 COPY . /app
-RUN pip install --no-cache-dir . "ray[default,train]==${RAY_VERSION}" \
+# /app is what `ray job submit --working-dir /app` uploads: no wheels in it.
+RUN rm -rf /app/deploy/docker/wheels \
+    && pip install --no-cache-dir . "ray[default,train]==${RAY_VERSION}" \
     && rm -rf /app/build /app/*.egg-info
 
 # numeric, so that Kubernetes runAsNonRoot can verify it

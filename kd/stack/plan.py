@@ -34,7 +34,7 @@ class UpPlan:
     decoder_layer: int = 0
     sequence_data: bool = True
     beam: int = 5
-    max_steps: int = 900
+    max_steps: int = 600
 
 
 def load_plan(spec: str | Path) -> UpPlan:
