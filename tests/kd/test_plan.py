@@ -1,0 +1,32 @@
+"""`kd up`'s plan files: the bundled default loads, a user's file names only what differs, mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kd.stack.plan import UpPlan, load_plan
+from s2s.errors import KDError
+from student_trainer.recipe_io import find_recipe
+
+
+def test_the_default_plan_is_the_measured_pipeline() -> None:
+    plan = load_plan("default")
+    assert plan == UpPlan(recipe="up_student", shrink=True, decoder_layer=0, sequence_data=True, beam=5,
+                          max_steps=600)
+    assert find_recipe(plan.recipe).is_file()
+
+
+def test_a_plan_file_overrides_some_keys_and_unknown_or_bad_ones_are_refused(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("sequence_data: false\nmax_steps: 50\n")
+    assert load_plan(mine) == UpPlan(sequence_data=False, max_steps=50)
+    mine.write_text("max_step: 50\nshrink: maybe\n")
+    with pytest.raises(KDError, match=r"max_step: unknown key.*\n.*shrink: must be true or false"):
+        load_plan(mine)
+    with pytest.raises(KDError, match="neither a file nor a bundled plan \\(default\\)"):
+        load_plan("nope")
+    mine.write_text("max_steps: 0\n")
+    with pytest.raises(KDError, match="max_steps and beam must be >= 1"):
+        load_plan(mine)
