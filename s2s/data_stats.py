@@ -121,7 +121,7 @@ def corpus_stats(pairs: Sequence[tuple[str, str]], reference: Sequence[tuple[str
     counts = source_counts(tokenised)
     table = ibm1(tokenised, iterations)
     plain, weighted, vocab = complexity(table, counts, min_count)
-    faith = (None, None)
+    faith: tuple[float | None, float | None] = (None, None)
     if reference is not None:
         real = [(words(s), words(t)) for s, t in reference]
         faith = faithfulness(ibm1(real, iterations), table, source_counts(real), min_count)
