@@ -37,9 +37,16 @@ RUN groupadd --gid 10001 kd \
 # PyPI's torch==2.13.0 for Linux is the CUDA build (its CUDA runtime comes as nvidia-* wheels).
 RUN pip install --no-cache-dir "torch==${TORCH_VERSION}"
 
+# The dependencies from pyproject.toml alone first, so that a source change rebuilds only the last layers.
 WORKDIR /app
+COPY pyproject.toml /app/
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt "ray[default,train]==${RAY_VERSION}" \
+    && rm /tmp/requirements.txt
+
 COPY . /app
-RUN pip install --no-cache-dir . "ray[default,train]==${RAY_VERSION}" \
+RUN pip install --no-cache-dir --no-deps . \
     && rm -rf /app/build /app/*.egg-info
 
 # numeric, so that Kubernetes runAsNonRoot can verify it

@@ -117,8 +117,9 @@ def test_cpu_image_takes_torch_from_the_cpu_index() -> None:
     assert arg_defaults(path)["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     runs = [rest for keyword, rest in instructions(path) if keyword == "RUN"]
     torch_at = next(i for i, r in enumerate(runs) if '--index-url "${TORCH_INDEX_URL}" "torch==' in r)
-    project_at = next(i for i, r in enumerate(runs) if re.search(r"pip install --no-cache-dir \.(\s|$)", r))
-    assert torch_at < project_at
+    deps_at = next(i for i, r in enumerate(runs) if "pip install --no-cache-dir -r /tmp/requirements.txt" in r)
+    project_at = next(i for i, r in enumerate(runs) if re.search(r"pip install --no-cache-dir --no-deps \.(\s|$)", r))
+    assert torch_at < deps_at < project_at  # torch, then the dependencies (cached layer), then the sources
     assert base_images(path) == ["python:3.11.13-slim-bookworm"]
     assert "/tmp/wheels/torch-*.whl" in runs[torch_at]  # a wheel from the build context wins when present
 
