@@ -41,6 +41,7 @@ mkdir -p "$WORK"
 export DOCKER_HOST="unix://$WORK/docker.sock"
 COMPOSE=(docker-compose -p "$PROJECT" -f docker-compose.yml -f deploy/compose/local-images.yml -f deploy/compose/e2e.yml)
 DOCKERD_PID=""
+HAD_DOCKER0=""
 cleanup() {
   set +e
   step "tearing down"
@@ -48,15 +49,25 @@ cleanup() {
     "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1
     docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
     kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null
+    # dockerd leaves its bridge and its iptables rules behind: put the host back as it was.
+    [ -n "$HAD_DOCKER0" ] || ip link delete docker0 2>/dev/null
+    [ -s "$WORK/iptables.before" ] && iptables-restore < "$WORK/iptables.before"
+    [ -s "$WORK/ip_forward.before" ] && cat "$WORK/ip_forward.before" > /proc/sys/net/ipv4/ip_forward
   fi
   rm -rf "$REPO"/deploy/docker/wheels/*.whl "$REPO"/deploy/docker/ca-certificates/*.crt
   [ -n "${KD_E2E_KEEP:-}" ] || rm -rf "$WORK"
   left=$(pgrep -f "dockerd --data-root $WORK" || true)
-  [ -z "$left" ] && step "no container, network or daemon left behind" || echo "dockerd still running: $left" >&2
+  [ -z "$left" ] || echo "dockerd still running: $left" >&2
+  if [ -z "$left" ] && { [ -n "$HAD_DOCKER0" ] || ! ip link show docker0 >/dev/null 2>&1; }; then
+    step "no container, network, bridge or daemon left behind"
+  fi
 }
 trap cleanup EXIT
 
 step "1. starting dockerd (data $WORK/data, socket $WORK/docker.sock)"
+HAD_DOCKER0=$(ip link show docker0 2>/dev/null || true)
+iptables-save > "$WORK/iptables.before" 2>/dev/null || true
+cat /proc/sys/net/ipv4/ip_forward > "$WORK/ip_forward.before"
 dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" -H "$DOCKER_HOST" --pidfile "$WORK/docker.pid" \
   >"$WORK/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
