@@ -99,7 +99,16 @@ bash scripts/make_secrets.sh >/dev/null
   ray-head -c 'mkdir -p /data/bible-es-en && cp /src/*.tsv /data/bible-es-en/' >/dev/null
 
 step "5. docker-compose up"
-"${COMPOSE[@]}" up -d --no-build 2>&1 | sed 's/^/  /'
+diagnose() {  # which service is not healthy, and why
+  "${COMPOSE[@]}" ps
+  for id in $(docker ps -aq); do
+    health=$(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}: {{range .State.Health.Log}}{{.Output}} {{end}}{{end}}' "$id")
+    echo "  $health" | cut -c1-400
+  done
+}
+if ! "${COMPOSE[@]}" up -d --no-build > "$WORK/up.log" 2>&1; then
+  sed 's/^/  /' "$WORK/up.log" | grep -v "Creating"; diagnose; fail "docker-compose up"
+fi
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local limit=$1 what=$2; shift 2
   for _ in $(seq "$limit"); do "$@" >/dev/null 2>&1 && { step "$what"; return 0; }; sleep 1; done
