@@ -115,7 +115,7 @@ def load_checkpoint(folder: Path, expected_fingerprint: str | None = None, devic
     check_fingerprint(manifest.vocab_fingerprint, tokenizer.fingerprint, f"{folder} manifest", f"{folder} tokenizer")
     if expected_fingerprint is not None:
         check_fingerprint(expected_fingerprint, tokenizer.fingerprint, "expected vocabulary", str(folder))
-    model = MarianMTModel.from_pretrained(folder, dtype=dtype)
+    model = _model_class(folder).from_pretrained(folder, dtype=dtype)
     if model.config.vocab_size != tokenizer.vocab_size:
         raise VocabularyMismatchError(
             f"{folder}: model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
@@ -123,6 +123,17 @@ def load_checkpoint(folder: Path, expected_fingerprint: str | None = None, devic
     if manifest.parameters == 0:
         manifest = Manifest(**{**asdict(manifest), "parameters": count_parameters(model)})
     return Checkpoint(model, tokenizer, manifest, folder)
+
+
+def _model_class(folder: Path) -> Any:
+    """MarianMTModel, or the CMLM class for a folder that holds a Mask-Predict student."""
+    from s2s.cmlm import CMLMModel, is_cmlm_config
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{folder}/config.json is not valid JSON ({exc}); the checkpoint is damaged") from exc
+    return CMLMModel if is_cmlm_config(config) else MarianMTModel
 
 
 def check_fingerprint(expected: str, actual: str, expected_name: str, actual_name: str) -> None:

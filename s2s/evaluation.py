@@ -54,15 +54,27 @@ def score_corpus(hypotheses: Sequence[str], references: Sequence[str]) -> Scores
 
 def evaluate_decoding(model: MarianMTModel, tokenizer: Tokenizer, sources: Sequence[str],
                       references: Sequence[str], beam_size: int, max_len: int = 256,
-                      max_tokens: int = 4096, progress: bool = True) -> tuple[EvalResult, list[str]]:
-    """Translate `sources` with one beam size; returns the result and the hypotheses (input order)."""
+                      max_tokens: int = 4096, progress: bool = True, iterations: int = 10,
+                      length_beam: int = 5) -> tuple[EvalResult, list[str]]:
+    """Translate `sources` with one beam size (an autoregressive model) or with mask-predict at
+    `iterations` and `length_beam` (a CMLM); returns the result and the hypotheses (input order)."""
+    from s2s.cmlm import CMLMModel
+    from s2s.mask_predict import mask_predict
+
     src_ids = tokenizer.encode_batch(sources, "source", max_len=model.config.max_position_embeddings)
     start = time.perf_counter()
-    hyps = generate_nbest(model, src_ids, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress)
+    if isinstance(model, CMLMModel):
+        outs = mask_predict(model, src_ids, tokenizer.pad_id, iterations, length_beam,
+                            min(max_len, int(model.config.max_position_embeddings)), max_tokens)
+        ids = [o.ids for o in outs]
+        name = f"mask-predict T={iterations} l={length_beam}"
+    else:
+        hyps = generate_nbest(model, src_ids, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress)
+        ids = [h[0].ids for h in hyps]
+        name = "greedy" if beam_size == 1 else f"beam{beam_size}"
     seconds = time.perf_counter() - start
-    texts = [tokenizer.decode(h[0].ids) for h in hyps]
-    out_tokens = sum(len(h[0].ids) for h in hyps)
-    name = "greedy" if beam_size == 1 else f"beam{beam_size}"
+    texts = [tokenizer.decode(i) for i in ids]
+    out_tokens = sum(len(i) for i in ids)
     result = EvalResult(name, len(texts), score_corpus(texts, references), seconds,
                         len(texts) / seconds, out_tokens / seconds)
     return result, texts

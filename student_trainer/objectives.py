@@ -24,9 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from s2s.losses import nll_loss
+from s2s.batching import pad_ids
+from s2s.cmlm import random_mask
+from s2s.losses import cmlm_loss, nll_loss
 from student_trainer.batches import Batch, BatchTensors, to_tensors
-from student_trainer.on_policy import policy_batch, sample_exactly, unwrap
+from student_trainer.on_policy import policy_batch, sample_exactly, unwrap, unwrap_any
 from student_trainer.recipe import LossSpec
 from student_trainer.teacher_link import TeacherAPI, WaitClock, candidate_arrays, candidate_logq, topk_tensors
 from student_trainer.terms import Answers, DistillTerm, make_term
@@ -69,8 +71,9 @@ class Objective:
     """The loss of a recipe: which teacher answers it needs, and how one step computes and back-propagates it."""
 
     def __init__(self, spec: LossSpec, pad_id: int, teacher: TeacherAPI | None, clock: WaitClock,
-                 teacher_model: nn.Module | None = None, seed: int = 0, amp: bool = False) -> None:
+                 teacher_model: nn.Module | None = None, seed: int = 0, amp: bool = False, eos_id: int = 0) -> None:
         self.spec, self.pad_id, self.teacher, self.clock = spec, pad_id, teacher, clock
+        self.eos_id = eos_id
         self.amp = amp
         self.term: DistillTerm | None = make_term(spec)
         self.weight = self.term.weight if self.term is not None else 0.0
@@ -98,6 +101,8 @@ class Objective:
         module docstring).
         """
         scale = batch.target_tokens * world / global_tokens if global_tokens else 1.0
+        if self.spec.kind == "cmlm":
+            return self._cmlm_step(model, batch, device, scale)
         if self.term is None:
             t = to_tensors(batch, self.pad_id, device)
             nll = nll_loss(self._forward(model, t), t.labels, self.pad_id, self.spec.label_smoothing)
@@ -117,6 +122,24 @@ class Objective:
         total = self.weight * distill if nll_done else (1.0 - self.weight) * nll + self.weight * distill
         (scale * total).backward()
         return self._parts(nll, distill)
+
+    def _cmlm_step(self, model: nn.Module, batch: Batch, device: torch.device, scale: float) -> dict[str, float]:
+        """Mask a uniform number of each target's tokens (without its `</s>`) and learn to fill them in, plus
+        the target's length (`s2s.losses.cmlm_loss`)."""
+        plain = unwrap_any(model)
+        targets = [t[:-1] if len(t) > 1 and t[-1] == self.eos_id else t for t in batch.tgt]
+        inputs, masked = random_mask(targets, plain.mask_id, self._generator)
+        src, src_mask = (x.to(device) for x in pad_ids(batch.src, self.pad_id))
+        dec_in, dec_mask = (x.to(device) for x in pad_ids(inputs, self.pad_id))
+        labels, _ = pad_ids(targets, self.pad_id)
+        mask_t, _ = pad_ids([[int(m) for m in row] for row in masked], 0)
+        token_logits, length_logprobs = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=dec_in,
+                                              decoder_attention_mask=dec_mask)
+        lengths = torch.tensor([len(t) for t in targets], device=device)
+        total, token, length = cmlm_loss(token_logits, labels.to(device), mask_t.to(device).bool(),
+                                         length_logprobs, lengths, self.pad_id, self.spec.label_smoothing)
+        (scale * total).backward()
+        return {"loss": total.item(), "nll": token.item(), "length": length.item()}
 
     def _on_policy_step(self, model: nn.Module, batch: Batch, device: torch.device,
                         sync_off: NoSync, scale: float) -> dict[str, float]:

@@ -7,20 +7,29 @@ iterative distillation). Generation runs without gradient and without dropout.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from transformers import MarianMTModel
 
 from s2s.batching import pad_ids
+from s2s.cmlm import CMLMModel
 from student_trainer.batches import Batch
 
 
+def unwrap_any(model: nn.Module) -> Any:
+    """The model inside a DistributedDataParallel wrapper (or the model itself), whatever its class."""
+    return getattr(model, "module", model)
+
+
 def unwrap(model: nn.Module) -> MarianMTModel:
-    """The plain Marian model inside a DistributedDataParallel wrapper (or the model itself)."""
+    """The plain Marian model (autoregressive or CMLM) inside a DistributedDataParallel wrapper (or the
+    model itself)."""
     inner = getattr(model, "module", model)
-    if not isinstance(inner, MarianMTModel):
-        raise TypeError(f"expected a MarianMTModel (possibly wrapped in DDP), got {type(inner).__name__}")
-    return inner
+    if not isinstance(inner, MarianMTModel | CMLMModel):
+        raise TypeError(f"expected a MarianMTModel or CMLMModel (possibly wrapped in DDP), got {type(inner).__name__}")
+    return inner  # type: ignore[return-value]
 
 
 @torch.no_grad()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-LossKind = Literal["nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd"]
+LossKind = Literal["nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm"]
+Arch = Literal["ar", "cmlm"]
 Support = Literal["auto", "teacher", "student", "full", "sampled", "both"]
 OnPolicy = Literal["off", "sample", "greedy"]
 
@@ -32,8 +33,13 @@ def shared_path(relative: Path) -> str:
 
 @dataclass(frozen=True)
 class StudentSpec:
-    """Which student to train: a fresh model of a preset size, or a checkpoint to continue from."""
+    """Which student to train: a fresh model of a preset size, or a checkpoint to continue from.
 
+    `arch: cmlm` is a Mask-Predict (non-autoregressive) student, trained with `loss.kind: cmlm`; its
+    `init_from` may be a CMLM checkpoint or an autoregressive one of the same shape (e.g. the teacher
+    shrunk by `kd model shrink`), whose weights it starts from (the length predictor starts fresh)."""
+
+    arch: Arch = "ar"
     preset: str = "student-tiny"
     init_from: str | None = None
     tokenizer: str = field(default_factory=lambda: shared_path(REFERENCE_TEACHER))
@@ -162,8 +168,9 @@ class Recipe:
 
     @property
     def uses_teacher(self) -> bool:
-        """Whether the objective needs a teacher (everything but plain NLL)."""
-        return self.loss.kind != "nll"
+        """Whether the objective needs a teacher (everything but plain NLL and the CMLM loss, whose teacher
+        shows only in its sequence-level training data)."""
+        return self.loss.kind not in ("nll", "cmlm")
 
     @property
     def connects_teacher(self) -> bool:

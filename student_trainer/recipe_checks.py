@@ -50,10 +50,13 @@ def _loss_problems(r: Recipe) -> list[Problem]:
            *_positive("loss.k", loss.k), *_positive("loss.k_prime", loss.k_prime),
            *_positive("loss.margin", loss.margin, allow_zero=True),
            *_positive("loss.rank_weight", loss.rank_weight, allow_zero=True)]
-    allowed = ("auto",) if loss.kind == "nll" else ("auto", *KINDS[loss.kind].supports)
+    allowed = ("auto",) if loss.kind in ("nll", "cmlm") else ("auto", *KINDS[loss.kind].supports)
     if loss.support not in allowed:
         out.append(("loss.support", f"{loss.support!r} is not available for loss.kind={loss.kind!r}; "
                                     f"choose one of {', '.join(allowed)}"))
+    if (loss.kind == "cmlm") != (r.student.arch == "cmlm"):
+        out.append(("loss.kind", "a Mask-Predict student (student.arch: cmlm) trains with loss.kind: cmlm, and only "
+                                 "it; set both or neither"))
     if loss.kind == "ka_sampled" and loss.on_policy == "greedy":
         out.append(("loss.on_policy", "ka_sampled trains on translations sampled from the student itself; "
                                       "leave loss.on_policy at off (or sample)"))

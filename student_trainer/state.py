@@ -18,6 +18,7 @@ from torch import nn
 from transformers import MarianMTModel
 
 from s2s.checkpoint import Manifest, load_checkpoint, save_checkpoint
+from s2s.cmlm import CMLMModel, build_cmlm, cmlm_config
 from s2s.presets import build_model, count_parameters
 from s2s.tokenizer import Tokenizer
 from student_trainer.recipe import Recipe, StudentSpec
@@ -42,9 +43,26 @@ class Progress:
 
 def build_student(spec: StudentSpec, tokenizer: Tokenizer) -> MarianMTModel:
     """A fresh student of `spec.preset`, or the checkpoint `spec.init_from` (same vocabulary required)."""
+    if spec.arch == "cmlm":
+        return build_cmlm_student(spec, tokenizer)  # type: ignore[return-value]
     if spec.init_from:
         return load_checkpoint(Path(spec.init_from), expected_fingerprint=tokenizer.fingerprint).model.train()
     return build_model(spec.preset, tokenizer, seed=spec.seed).train()
+
+
+def build_cmlm_student(spec: StudentSpec, tokenizer: Tokenizer) -> CMLMModel:
+    """A fresh CMLM, a CMLM checkpoint, or a CMLM started from an autoregressive checkpoint's weights."""
+    if not spec.init_from:
+        return build_cmlm(spec.preset, tokenizer, seed=spec.seed).train()
+    start = load_checkpoint(Path(spec.init_from), expected_fingerprint=tokenizer.fingerprint).model
+    if isinstance(start, CMLMModel):
+        return start.train()
+    torch.manual_seed(spec.seed)
+    model = CMLMModel(cmlm_config(start.config, tokenizer.unk_id))
+    missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("length_embed") or "embed_tokens" in k or k == "lm_head.weight"
+                                  for k in missing), (missing, unexpected)
+    return model.train()
 
 
 def student_manifest(recipe: Recipe, recipe_data: dict[str, Any], tokenizer: Tokenizer, model: MarianMTModel,

@@ -60,7 +60,7 @@ KINDS: dict[str, KindInfo] = {
 
 def resolved_support(loss: LossSpec) -> str:
     """The support a loss uses once `auto` is replaced by its kind's default ("none" for NLL)."""
-    if loss.kind == "nll":
+    if loss.kind in ("nll", "cmlm"):
         return "none"
     return KINDS[loss.kind].supports[0] if loss.support == "auto" else loss.support
 
@@ -210,6 +210,6 @@ _TERMS: dict[tuple[str, str], type[DistillTerm]] = {
 
 def make_term(spec: LossSpec) -> DistillTerm | None:
     """The recipe's distillation term (None for plain NLL); the recipe was validated against `KINDS`."""
-    if spec.kind == "nll":
+    if spec.kind in ("nll", "cmlm"):
         return None
     return _TERMS[(spec.kind, resolved_support(spec))](spec)

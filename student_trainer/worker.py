@@ -126,7 +126,8 @@ class TrainLoop:
         model = wrap(model)
         teacher_model = getattr(getattr(self.teacher, "checkpoint", None), "model", None)
         objective = Objective(r.loss, tokenizer.pad_id, self.teacher, self.clock, teacher_model,
-                              seed=r.student.seed + self.rank, amp=self.device.type == "cuda")
+                              seed=r.student.seed + self.rank, amp=self.device.type == "cuda",
+                              eos_id=tokenizer.eos_id)
         return Session(tokenizer, model, optimizer, scheduler, objective,
                        ShardStream(r.data, tokenizer, self.rank, self.world, seed=r.student.seed),
                        load_valid(r.data, tokenizer) if self.rank == 0 else None, progress,

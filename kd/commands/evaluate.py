@@ -14,9 +14,12 @@ import torch
 
 from kd.args import add_corpus_args, load_corpus
 from s2s.checkpoint import load_checkpoint
+from s2s.cmlm import CMLMModel, is_cmlm_config
 from s2s.decoding import translate
+from s2s.errors import KDError
 from s2s.evaluation import EvalResult, evaluate_decoding, evaluate_export
 from s2s.export import QUANTIZATIONS, Ct2Model, export_checkpoint, is_export
+from s2s.mask_predict import translate_cmlm
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,10 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="weights of the CTranslate2 export made for --engine ctranslate2 (default float32, which "
                          "decodes greedy exactly like PyTorch); ignored when --model is already an export")
     ev.add_argument("--batch-size", type=int, default=32, help="sentences per CTranslate2 call (default 32)")
+    ev.add_argument("--iterations", default="10", help="Mask-Predict students: comma-separated iteration counts T "
+                                                       "(one decoding each, e.g. 1,4,10; default 10)")
+    ev.add_argument("--length-beam", type=int, default=5, help="Mask-Predict students: length candidates (default 5)")
     ev.set_defaults(func=run_evaluate)
     tr = sub.add_parser("translate", help="translate text given as arguments or on standard input")
     tr.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
+    tr.add_argument("--iterations", type=int, default=10, help="Mask-Predict students: iterations T (default 10)")
+    tr.add_argument("--length-beam", type=int, default=5, help="Mask-Predict students: length candidates (default 5)")
     tr.add_argument("text", nargs="*", help="sentences; read from standard input when none")
     tr.set_defaults(func=run_translate)
 
@@ -58,10 +66,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     corpus = load_corpus(args)
-    with _decoder(args) as (model_id, parameters, decode):
+    with _decoder(args) as (model_id, parameters, decode, settings):
         results: list[EvalResult] = []
-        for beam in beams:
-            result, hyps = decode(corpus.sources(), corpus.targets(), beam)
+        for setting in settings or beams:
+            result, hyps = decode(corpus.sources(), corpus.targets(), setting)
             results.append(result)
             _write_hypotheses(args.out, result, hyps)
     _print_table(model_id, results)
@@ -79,13 +87,22 @@ Decode = Callable[[Sequence[str], Sequence[str], int], tuple[EvalResult, list[st
 
 
 @contextlib.contextmanager
-def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode]]:
-    """(model id, parameters, decode function) for the chosen engine; a temporary export is removed after."""
+def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode, list[int] | None]]:
+    """(model id, parameters, decode function, its settings: None = the beams, else the CMLM's iteration
+    counts) for the chosen engine; a temporary export is removed after."""
     if args.engine == "torch":
         ckpt = load_checkpoint(args.model)
+        if isinstance(ckpt.model, CMLMModel):
+            yield ckpt.manifest.model_id, ckpt.manifest.parameters, lambda s, r, t: evaluate_decoding(
+                ckpt.model, ckpt.tokenizer, s, r, 1, max_len=args.max_len, max_tokens=args.max_tokens,
+                iterations=t, length_beam=args.length_beam), _parse_iterations(args.iterations)
+            return
         yield ckpt.manifest.model_id, ckpt.manifest.parameters, lambda s, r, b: evaluate_decoding(
-            ckpt.model, ckpt.tokenizer, s, r, b, max_len=args.max_len, max_tokens=args.max_tokens)
+            ckpt.model, ckpt.tokenizer, s, r, b, max_len=args.max_len, max_tokens=args.max_tokens), None
         return
+    if (Path(args.model) / "config.json").is_file() and is_cmlm_config(
+            json.loads((Path(args.model) / "config.json").read_text(encoding="utf-8"))):
+        raise KDError(f"{args.model} is a Mask-Predict student: CTranslate2 cannot run it; use --engine torch")
     with tempfile.TemporaryDirectory(prefix="kd-eval-ct2-") as tmp:
         folder = args.model
         if not is_export(folder):
@@ -93,7 +110,17 @@ def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode]]:
             export_checkpoint(args.model, folder, quantization=args.quantization)
         model = Ct2Model(folder, threads=args.threads or 0)
         yield model.manifest.model_id, model.manifest.parameters, lambda s, r, b: evaluate_export(
-            model, s, r, b, max_len=args.max_len, max_batch_size=args.batch_size)
+            model, s, r, b, max_len=args.max_len, max_batch_size=args.batch_size), None
+
+
+def _parse_iterations(spec: str) -> list[int]:
+    try:
+        values = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise KDError(f"--iterations must be positive integers like 1,4,10; got {spec!r}")
+    return values
 
 
 def _write_hypotheses(out: Path | None, result: EvalResult, hyps: list[str]) -> None:
@@ -116,6 +143,10 @@ def run_translate(args: argparse.Namespace) -> int:
     if not texts:
         raise SystemExit("kd translate: no text given (pass sentences as arguments or on standard input)")
     ckpt = load_checkpoint(args.model)
-    for out in translate(ckpt.model, ckpt.tokenizer, texts, beam_size=args.beam):
+    if isinstance(ckpt.model, CMLMModel):
+        outputs = translate_cmlm(ckpt.model, ckpt.tokenizer, texts, args.iterations, args.length_beam)
+    else:
+        outputs = translate(ckpt.model, ckpt.tokenizer, texts, beam_size=args.beam)
+    for out in outputs:
         print(out)
     return 0

@@ -8,6 +8,7 @@ Notation: p = student, q = teacher, t = target position, V = vocabulary. Shapes:
 """
 
 from s2s.losses.checks import REDUCTIONS, LossInputError, Reduction
+from s2s.losses.cmlm import cmlm_loss
 from s2s.losses.forward_kd import word_kd_loss
 from s2s.losses.mixtures import jsd_loss, mix_with_nll
 from s2s.losses.nll import nll_loss
@@ -19,6 +20,7 @@ __all__ = [
     "KA_FORMS",
     "REDUCTIONS",
     "KAForm",
+    "cmlm_loss",
     "LossInputError",
     "Reduction",
     "jsd_loss",

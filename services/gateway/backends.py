@@ -15,8 +15,10 @@ from typing import Protocol
 import torch
 
 from s2s.checkpoint import Manifest, load_checkpoint
+from s2s.cmlm import CMLMModel
 from s2s.decoding import generate_nbest
 from s2s.export import Ct2Model, is_export, length_groups
+from s2s.mask_predict import translate_cmlm
 
 BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")
 
@@ -28,7 +30,10 @@ class Backend(Protocol):
     quantization: str
     max_positions: int
 
-    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]: ...
+    decoding: str
+
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
+                  iterations: int = 10) -> list[str]: ...
 
     def source_tokens(self, text: str) -> int: ...
 
@@ -37,6 +42,7 @@ class Ct2Backend:
     """An export served by CTranslate2 (the production path)."""
 
     name = "ctranslate2"
+    decoding = "autoregressive"
 
     def __init__(self, folder: Path, threads: int) -> None:
         self.model = Ct2Model(folder, threads=threads)
@@ -44,7 +50,8 @@ class Ct2Backend:
         self.max_positions = self.model.info.max_source_positions
         self.manifest = self.model.manifest
 
-    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
+                  iterations: int = 10) -> list[str]:
         return self.model.translate(texts, beam_size=beam_size, max_len=max_lengths, max_batch_size=len(texts))
 
     def source_tokens(self, text: str) -> int:
@@ -52,7 +59,8 @@ class Ct2Backend:
 
 
 class TorchBackend:
-    """A plain checkpoint folder served by PyTorch (the fallback and the reference)."""
+    """A plain checkpoint folder served by PyTorch (the fallback and the reference), autoregressive or a
+    Mask-Predict student (which CTranslate2 cannot run)."""
 
     name = "pytorch"
     quantization = "float32"
@@ -60,15 +68,20 @@ class TorchBackend:
     def __init__(self, folder: Path, threads: int) -> None:
         torch.set_num_threads(threads)  # process-wide: the gateway's CPU thread setting applies to PyTorch too
         self.checkpoint = load_checkpoint(folder)
+        self.decoding = "mask-predict" if isinstance(self.checkpoint.model, CMLMModel) else "autoregressive"
         self.max_positions = int(self.checkpoint.model.config.max_position_embeddings)
         self.manifest = self.checkpoint.manifest
 
     def source_tokens(self, text: str) -> int:
         return len(self.checkpoint.tokenizer.encode_source(text))
 
-    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
-        """Like `s2s.decoding.translate`, with one length limit per text (see `length_groups`)."""
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
+                  iterations: int = 10) -> list[str]:
+        """Like `s2s.decoding.translate`, with one length limit per text (see `length_groups`); a Mask-Predict
+        student decodes with `iterations` passes and `beam_size` length candidates."""
         model, tok = self.checkpoint.model, self.checkpoint.tokenizer
+        if isinstance(model, CMLMModel):
+            return translate_cmlm(model, tok, texts, iterations, max(beam_size, 1), max(max(max_lengths) - 1, 2))
         sources = tok.encode_batch(texts, "source", max_len=self.max_positions)
         out = [""] * len(texts)
         for limit, idx in length_groups(max_lengths, beam_size).items():
@@ -90,10 +103,11 @@ class LoadedModel:
     size_bytes: int
     loaded_at: float
 
-    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
+                  iterations: int = 10) -> list[str]:
         """Translate; each length limit is capped at the model's position limit (it cannot decode further)."""
         caps = [min(n, self.backend.max_positions) for n in max_lengths]
-        return self.backend.translate(texts, beam_size, caps)
+        return self.backend.translate(texts, beam_size, caps, iterations)
 
 
 def is_model_folder(folder: Path) -> bool:

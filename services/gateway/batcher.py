@@ -32,14 +32,15 @@ class _Job:
     beam_size: int
     max_length: int
     future: asyncio.Future[list[str]]
+    iterations: int = 10
     enqueued: float = field(default_factory=time.perf_counter)
     started: float = 0.0
 
     @property
-    def key(self) -> tuple[int, int, int]:
-        """Jobs with equal keys share a backend call: same model version and beam size, and for beam
-        search the same length limit (greedy outputs are cut to each limit afterwards)."""
-        return (id(self.model), self.beam_size, self.max_length if self.beam_size > 1 else 0)
+    def key(self) -> tuple[int, int, int, int]:
+        """Jobs with equal keys share a backend call: same model version, beam size and Mask-Predict
+        iterations, and for beam search the same length limit (greedy outputs are cut to each limit)."""
+        return (id(self.model), self.beam_size, self.max_length if self.beam_size > 1 else 0, self.iterations)
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,11 @@ class Batcher:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def submit(self, model: LoadedModel, texts: Sequence[str], beam_size: int, max_length: int,
-                     timeout_s: float = 60.0) -> BatchResult:
+                     timeout_s: float = 60.0, iterations: int = 10) -> BatchResult:
         """Queue one request and wait for its translations, at most `timeout_s` seconds."""
         if not self.running:
             raise NotReady("the gateway is not running its translation worker")
-        job = _Job(model, texts, beam_size, max_length, asyncio.get_running_loop().create_future())
+        job = _Job(model, texts, beam_size, max_length, asyncio.get_running_loop().create_future(), iterations)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -109,7 +110,7 @@ class Batcher:
     async def _run(self) -> None:
         while True:
             jobs = await self._collect()
-            groups: dict[tuple[int, int, int], list[_Job]] = {}
+            groups: dict[tuple[int, int, int, int], list[_Job]] = {}
             for job in jobs:
                 groups.setdefault(job.key, []).append(job)
             for group in groups.values():
@@ -147,7 +148,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             out = await loop.run_in_executor(
-                self._executor, head.model.translate, texts, head.beam_size, limits)
+                self._executor, head.model.translate, texts, head.beam_size, limits, head.iterations)
         except Exception as exc:  # noqa: BLE001 - isolate the request at fault, answer the others
             await self._isolate(live, exc)
             return

@@ -61,6 +61,7 @@ class TranslateRequestBase(BaseModel):
     beam_size: int
     max_length: int
     truncate: bool
+    iterations: int
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> TranslateRequestBase:
@@ -83,7 +84,12 @@ def translate_request_model(settings: GatewaySettings) -> type[TranslateRequestB
                                     description="several texts, translated in order")),
         "model": (str, Field(None, min_length=1, max_length=200,
                              description="model id from GET /v1/models; the default model if omitted")),
-        "beam_size": (JsonInt, Field(1, ge=1, le=settings.max_beam, description="1 = greedy decoding")),
+        "beam_size": (JsonInt, Field(1, ge=1, le=settings.max_beam,
+                                     description="1 = greedy decoding; for a Mask-Predict model, the number of "
+                                                 "length candidates")),
+        "iterations": (JsonInt, Field(settings.max_iterations, ge=1, le=settings.max_iterations,
+                                      description="Mask-Predict models only: refinement passes T (ignored by "
+                                                  "autoregressive models)")),
         "max_length": (JsonInt, Field(settings.default_length, ge=1, le=settings.max_length,
                                   description="maximum output tokens, counting the end-of-sentence token")),
         "truncate": (bool, Field(False, description="translate only the start of a text longer than the model "
@@ -114,6 +120,7 @@ class TranslateResponse(BaseModel):
 class ModelInfo(BaseModel):
     id: str = Field(description="the id to pass as 'model' (the folder name)")
     backend: str
+    decoding: str = Field(description="autoregressive, or mask-predict (a non-autoregressive student)")
     quantization: str
     parameters: int
     bleu: float | None = Field(description="BLEU from the export or the checkpoint manifest, if measured")

@@ -81,7 +81,7 @@ class Gateway:
         texts = request.inputs()
         truncated = self._check_lengths(model, texts, request.truncate)
         result = await self.batcher.submit(model, texts, request.beam_size, request.max_length,
-                                           self.settings.request_timeout_s)
+                                           self.settings.request_timeout_s, request.iterations)
         return TranslateResponse(
             model=model.id, backend=model.backend.name, translations=result.translations,
             translation=result.translations[0] if request.text is not None else None, truncated=truncated,
@@ -110,7 +110,8 @@ class Gateway:
     def _info(model: LoadedModel, default: bool) -> ModelInfo:
         m = model.manifest
         return ModelInfo(
-            id=model.id, backend=model.backend.name, quantization=model.backend.quantization,
+            id=model.id, backend=model.backend.name, decoding=model.backend.decoding,
+            quantization=model.backend.quantization,
             parameters=m.parameters, bleu=None if model.bleu is None else round(model.bleu, 2),
             size_bytes=model.size_bytes,
             vocab_fingerprint=m.vocab_fingerprint, source_model_id=m.model_id, parent_teacher=m.parent_teacher,

@@ -36,6 +36,7 @@ class GatewaySettings:
     max_body_bytes: int = 1_048_576
     max_beam: int = 8
     max_length: int = 256
+    max_iterations: int = 10
     default_max_length: int | None = None
     poll_seconds: float = 2.0
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -47,7 +48,7 @@ class GatewaySettings:
 
     def __post_init__(self) -> None:
         positive = ("port", "max_batch", "queue_size", "max_texts", "max_chars", "max_body_bytes",
-                    "max_beam", "max_length", "threads")
+                    "max_beam", "max_length", "threads", "max_iterations")
         for name in positive:
             if getattr(self, name) < 1:
                 raise KDError(f"gateway setting {name} must be at least 1, got {getattr(self, name)}")
@@ -104,7 +105,7 @@ def _optional(value: str) -> str | None:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "models_dir": Path, "host": str, "port": int, "api_keys": _csv, "admin_key": _optional,
     "cors_origins": _csv, "max_batch": int, "max_wait_ms": float, "queue_size": int, "max_texts": int,
-    "max_chars": int, "max_body_bytes": int, "max_beam": int, "max_length": int,
+    "max_chars": int, "max_body_bytes": int, "max_beam": int, "max_length": int, "max_iterations": int,
     "default_max_length": int, "poll_seconds": float, "threads": int, "default_model": _optional,
     "request_timeout_s": float, "settle_seconds": float, "public_address": _optional, "allow_anonymous": _bool,
 }

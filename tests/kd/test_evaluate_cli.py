@@ -49,3 +49,23 @@ def test_ctranslate2_engine_float32_gives_pytorchs_greedy_translations(reference
     assert (tmp_path / "ct2" / "hyp.greedy.txt").read_text() == (tmp_path / "torch" / "hyp.greedy.txt").read_text()
     results = json.loads((tmp_path / "ct2" / "results.json").read_text())
     assert results["engine"] == "ctranslate2" and results["quantization"] == "float32"
+
+
+def test_a_mask_predict_student_evaluates_at_several_iteration_counts_and_translates(
+        tokenizer: object, bible_dir: Path, tmp_path: Path) -> None:
+    from s2s.checkpoint import Manifest, save_checkpoint
+    from s2s.cmlm import build_cmlm
+    from s2s.presets import count_parameters
+
+    model = build_cmlm("test-micro", tokenizer, seed=2)
+    folder = save_checkpoint(model, tokenizer, tmp_path / "cmlm", Manifest(  # type: ignore[arg-type]
+        model_id="cmlm-micro", vocab_fingerprint=tokenizer.fingerprint, parameters=count_parameters(model)))  # type: ignore[attr-defined]
+    run = _kd("evaluate", "--model", str(folder), "--data", str(bible_dir / "test.tsv"), "--limit", "6",
+              "--iterations", "1,4", "--length-beam", "2", "--out", str(tmp_path / "eval"))
+    assert run.returncode == 0, run.stderr
+    decodings = [r["decoding"] for r in json.loads((tmp_path / "eval" / "results.json").read_text())["results"]]
+    assert decodings == ["mask-predict T=1 l=2", "mask-predict T=4 l=2"]
+    translated = _kd("translate", "--model", str(folder), "--iterations", "3", "Y dijo Dios: Sea la luz.")
+    assert translated.returncode == 0 and len(translated.stdout.splitlines()) == 1
+    refused = _kd("evaluate", "--model", str(folder), "--data", str(bible_dir / "test.tsv"), "--engine", "ctranslate2")
+    assert refused.returncode == 2 and "Mask-Predict student" in refused.stderr

@@ -95,3 +95,24 @@ def test_not_ready_without_models_until_one_is_exported(models_dir: Callable[...
     assert not_ready.headers["retry-after"]
     assert refused.status_code == 404 and "none loaded" in refused.json()["error"]["message"]
     assert served.status_code == 200 and served.json()["model"] == "late"
+
+
+def test_a_mask_predict_student_is_served_by_pytorch_with_bounded_iterations(
+        models_dir: Callable[..., Path], serve: Any, tmp_path: Path, tokenizer: Any) -> None:
+    from s2s.checkpoint import Manifest, save_checkpoint
+    from s2s.cmlm import build_cmlm
+    from s2s.mask_predict import translate_cmlm
+    from s2s.presets import count_parameters
+
+    model = build_cmlm("test-micro", tokenizer, seed=3)
+    folder = save_checkpoint(model, tokenizer, tmp_path / "nat", Manifest(
+        model_id="nat", vocab_fingerprint=tokenizer.fingerprint, parameters=count_parameters(model)))
+    text = "Y dijo Dios: Sea la luz."
+    with serve(models_dir(nat=folder), max_iterations=4) as gw, gw.client() as client:
+        listed = client.get("/v1/models").json()["models"]
+        answer = client.post("/v1/translate", json={"text": text, "iterations": 3, "beam_size": 2, "max_length": 10})
+        too_many = client.post("/v1/translate", json={"text": text, "iterations": 5})
+    assert listed[0]["backend"] == "pytorch" and listed[0]["decoding"] == "mask-predict"
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["translation"] == translate_cmlm(model.eval(), tokenizer, [text], 3, 2, 9)[0]
+    assert too_many.status_code == 422 and "iterations" in too_many.text
