@@ -35,7 +35,8 @@ class _Model:
 
     id, calls = "fake", 0
 
-    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int]) -> list[str]:
+    def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
+                  iterations: int = 10) -> list[str]:
         type(self).calls += 1
         if any("BOOM" in t for t in texts):
             raise RuntimeError("backend failure")
