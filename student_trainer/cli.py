@@ -32,7 +32,8 @@ def run_train(args: argparse.Namespace) -> int:
     outcome = train(recipe, resume=args.resume)
     metrics = outcome.manifest.metrics
     bleu, sentences = metrics.get("valid_bleu"), metrics.get("valid_sentences")
-    quality = f"; valid BLEU (greedy, {sentences} sentences) {bleu:.2f}" if bleu is not None else ""
+    decoding = outcome.manifest.metrics.get("valid_decoding", "greedy")
+    quality = f"; valid BLEU ({decoding}, {sentences} sentences) {bleu:.2f}" if bleu is not None else ""
     print(f"[trainer] done: {metrics.get('steps')} steps; final student {outcome.final_dir}{quality}; "
           f"metrics {outcome.metrics_file}", flush=True)
     return 0
