@@ -74,7 +74,15 @@ def measure(entry: Entry, sources: list[str], refs: list[str], batch1: int, thre
     scores = score_corpus(hyps, refs)
     return {"bleu": scores.bleu, "chrf": scores.chrf, "sent_s_batch32": batch32, "sent_s_batch1": single,
             "parameters": model.manifest.parameters, "size_bytes": model.info.size_bytes,
-            "vmap": entry.vmap is not None}
+            "vmap": entry.vmap is not None, "translator_load_ms": _load_ms(model)}
+
+
+def _load_ms(model: Ct2Model, times: int = 5) -> float:
+    """Milliseconds to open a translator on the export: what a shortlisted export pays per batch."""
+    start = time.perf_counter()
+    for _ in range(times):
+        model.new_translator()
+    return 1000 * (time.perf_counter() - start) / times
 
 
 def pytorch_teacher(sources: list[str], refs: list[str], threads: int) -> dict[str, Any]:
@@ -149,6 +157,12 @@ def table(results: dict[str, Any]) -> str:
               f"greedy, at most {s['max_len']} tokens; CTranslate2 int8 with {s['threads']} threads, best of "
               f"{s['rounds']} alternating rounds (batch 1: the first {s['batch1_sentences']} verses one at a time); "
               f"load average {s['load_average_at_start']} at the start; {s['date']}."]
+    shortlisted = [(n, m) for n, m in results["models"].items() if m.get("vmap")]
+    if shortlisted:
+        loads = ", ".join(f"{m['translator_load_ms']:.0f} ms for {n}" for n, m in shortlisted)
+        lines += ["", "Shortlisted rows open a fresh translator for every batch (CTranslate2 4.8.5 restricts the "
+                  "output layer on a translator's first shortlisted batch only, see `s2s/export.py`); their "
+                  f"speeds include that load ({loads})."]
     return "\n".join(lines)
 
 

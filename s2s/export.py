@@ -181,8 +181,13 @@ class Ct2Model:
         self.manifest: Manifest = read_manifest(self.folder, self.tokenizer)
         if self.manifest.vocab_fingerprint != self.tokenizer.fingerprint:
             raise CheckpointError(f"{self.folder}: manifest and tokenizer disagree on the vocabulary")
-        self.translator = ctranslate2.Translator(
-            str(self.folder), device="cpu", compute_type="default", intra_threads=threads, inter_threads=1)
+        self._threads = threads
+        self.translator = self.new_translator()
+
+    def new_translator(self) -> ctranslate2.Translator:
+        """A translator on this export (shortlisted exports need one per batch, see `_calls`)."""
+        return ctranslate2.Translator(
+            str(self.folder), device="cpu", compute_type="default", intra_threads=self._threads, inter_threads=1)
 
     def nbest(self, src_ids: Sequence[Sequence[int]], beam_size: int, nbest: int, max_len: int,
               max_batch_size: int = 64) -> list[list[Hypothesis]]:
@@ -207,14 +212,35 @@ class Ct2Model:
         caps = [min(cap, positions) for cap in caps]  # the decoder has no positions beyond
         sources = [[tok.id_to_piece[i] for i in tok.encode_source(t, positions)] for t in texts]
         out = [""] * len(texts)
-        for limit, idx in length_groups(caps, beam_size).items():
-            results = self.translator.translate_batch(
+        for limit, idx in self._calls(sources, caps, beam_size, max_batch_size):
+            translator = self.new_translator() if self.info.vmap else self.translator
+            results = translator.translate_batch(
                 [sources[i] for i in idx], beam_size=beam_size, max_decoding_length=max(limit - 1, 1),
                 max_batch_size=max_batch_size, length_penalty=1.0, use_vmap=self.info.vmap)
             for i, result in zip(idx, results, strict=True):
                 ids = [tok.vocab.get(p, tok.unk_id) for p in result.hypotheses[0]]
                 out[i] = tok.decode(ids[: caps[i] - 1])
         return out
+
+    def _calls(self, sources: Sequence[Sequence[str]], caps: Sequence[int], beam_size: int,
+               max_batch_size: int) -> list[tuple[int, list[int]]]:
+        """The `translate_batch` calls to make: one per length group, or, for an export with a shortlist, one
+        per batch of at most `max_batch_size` sources of similar length, each on a fresh translator.
+
+        CTranslate2 4.8.5 restricts a translator's output layer on its first vocabulary-map batch only:
+        later batches (its own sub-batches included) decode with the first batch's rows under their own id
+        map, which gives wrong words or an IndexError (`tests/s2s/test_shortlist.py` checks that this
+        path avoids it). A fresh translator costs one model load (tens of ms) per batch: the price is part
+        of what `bench/compression.py` measures for shortlisted exports.
+        """
+        calls = list(length_groups(caps, beam_size).items())
+        if not self.info.vmap:
+            return calls
+        chunked = []
+        for limit, idx in calls:
+            ordered = sorted(idx, key=lambda i: len(sources[i]))
+            chunked += [(limit, ordered[k:k + max_batch_size]) for k in range(0, len(ordered), max_batch_size)]
+        return chunked
 
 
 def length_groups(max_lens: Sequence[int], beam_size: int) -> dict[int, list[int]]:

@@ -46,6 +46,7 @@ def _wait_for_line(proc: subprocess.Popen[str], pattern: str, timeout_s: float, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # the whole stack, one step after another; minutes on 2 busy cores
 def test_kd_up_distils_serves_and_stops_cleanly(micro_checkpoint: Path, tmp_path: Path) -> None:
     port = free_port()
     work = tmp_path / "up"
