@@ -155,13 +155,13 @@ def _train_and_evaluate(run: Run, logs: Path, dry_run: bool) -> None:
     _log(f"{run.name}: done")
 
 
-def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool) -> None:
-    """The shrunk student and the whole-corpus Seq-KD data, each made once."""
+def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool, seq_data: bool = True) -> None:
+    """The shrunk student and (when a run needs it) the whole-corpus Seq-KD data, each made once."""
     kd = [sys.executable, "-m", "kd"]
     if not (out / "shrunk-3-1" / "manifest.json").is_file() and not dry_run:
         _call([*kd, "model", "shrink", "--teacher", str(TEACHER), "--decoder-layers", "0",
                "--out", str(out / "shrunk-3-1")], logs / "shrink.log")
-    if not (out / "data" / "seq-full" / "seq_kd.tsv").is_file() and not dry_run:
+    if seq_data and not (out / "data" / "seq-full" / "seq_kd.tsv").is_file() and not dry_run:
         _log("Seq-KD data of the whole training set (beam 5, 5-best)")
         _call([*kd, "distill-data", "--teacher", teacher, "--data", str(DATA / "train.tsv"),
                "--out", str(out / "data" / "seq-full"), "--beam", "5", "--nbest", "5", "--chunk-size", "512"],
@@ -188,6 +188,8 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
     parser.add_argument("--teacher", default=None, help="host:port of a running teacher (default: start one)")
     parser.add_argument("--only", default=None, help="comma-separated run names to run (default: all of the stage)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override for every run of the stage (repeatable), e.g. max_steps=150")
     parser.add_argument("--dry-run", action="store_true", help="say what would run")
     args = parser.parse_args()
     logs = args.out / "logs"
@@ -198,13 +200,16 @@ def main() -> int:
     teacher = args.teacher or (getattr(services[1], "target", "127.0.0.1:1"))
     try:
         if args.stage == "1":
-            prepare_stage1(args.out, teacher, logs, args.dry_run)
             runs = stage1_runs(args.out)
         else:
             runs = stage2_runs(args.out, args.base, args.rows.split(","), [int(s) for s in args.seeds.split(",")],
                                teacher)
         if args.only:
             runs = [r for r in runs if r.name in args.only.split(",")]
+        if args.stage == "1":
+            prepare_stage1(args.out, teacher, logs, args.dry_run, any(r.name == "stage1-seqkd" for r in runs))
+        for run in runs:
+            run.sets.extend(args.sets)
         with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
             for future in [pool.submit(execute, run, logs, args.dry_run) for run in runs]:
                 future.result()
