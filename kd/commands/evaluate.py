@@ -51,12 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.set_defaults(func=run_translate)
 
 
-def _parse_beams(spec: str) -> list[int]:
+def _positive_ints(spec: str) -> list[int]:
+    """The comma-separated positive integers of `spec`, or [] when it is anything else."""
     try:
-        beams = [int(b) for b in spec.split(",") if b.strip()]
+        values = [int(x) for x in spec.split(",") if x.strip()]
     except ValueError:
-        beams = []
-    if not beams or any(b < 1 for b in beams):
+        return []
+    return values if values and all(v >= 1 for v in values) else []
+
+
+def _parse_beams(spec: str) -> list[int]:
+    beams = _positive_ints(spec)
+    if not beams:
         raise SystemExit(f"kd evaluate: --beams must be positive integers like 1,5; got {spec!r}")
     return beams
 
@@ -114,11 +120,8 @@ def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode, list[
 
 
 def _parse_iterations(spec: str) -> list[int]:
-    try:
-        values = [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v < 1 for v in values):
+    values = _positive_ints(spec)
+    if not values:
         raise KDError(f"--iterations must be positive integers like 1,4,10; got {spec!r}")
     return values
 
