@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Mask-Predict (CMLM) students on raw, Seq-KD and Seq-Inter data of the whole training set, each started from
-# the teacher shrunk to 3/1 layers (the same start as the autoregressive students of experiments/protocol),
-# then evaluated on the whole test set at T = 1, 4, 10 (5 length candidates).
-# Usage: STEPS=1500 bash experiments/nat/run.sh     (after experiments/protocol's stage 1 made the data)
-# Resumable: a finished run is skipped, an interrupted one resumes.
+# Mask-Predict (CMLM) students on raw, Seq-KD and Seq-Inter data of the whole training set, and the
+# autoregressive students of the same shape on raw and Seq-KD data, at one budget (STEPS optimiser steps of
+# 4,096 target tokens). Every student starts from the teacher shrunk to 3/1 layers, as in
+# experiments/protocol, is validated every STEPS/2 steps and keeps its best checkpoint; then it is evaluated
+# on the whole test set with PyTorch (the CMLM at T = 1, 4, 10 with 5 length candidates, the AR greedy).
+#
+# Usage: STEPS=500 PARALLEL=2 bash experiments/nat/run.sh
+#        RUNS="cmlm-raw ar-raw" bash experiments/nat/run.sh        (a subset)
+# Needs runs/protocol/shrunk-3-1 and runs/protocol/data/seq-full (experiments/protocol/run.py --stage 1 makes
+# both). Resumable: a finished run is skipped, an interrupted one resumes from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STEPS=${STEPS:-1500}
-OUT=runs/nat
-DATA=../shared/data/bible-es-en
-SEQ=runs/protocol/data/seq-full
-INIT=runs/protocol/shrunk-3-1
+export STEPS=${STEPS:-1500} THREADS=${THREADS:-1}
+export OUT=runs/nat DATA=../shared/data/bible-es-en SEQ=runs/protocol/data/seq-full INIT=runs/protocol/shrunk-3-1
+RUNS=${RUNS:-"cmlm-raw cmlm-seq_kd cmlm-seq_inter ar-raw ar-seq_kd"}
 mkdir -p "$OUT/logs"
-for source in raw seq_kd seq_inter; do
-  train=$DATA/train.tsv
-  [ "$source" = raw ] || train=$SEQ/$source.tsv
-  run=$OUT/cmlm-$source
+
+one() {  # train, then evaluate, the run named KIND-SOURCE (kind: cmlm or ar; source: raw, seq_kd, seq_inter)
+  local name=$1 kind=${1%%-*} source=${1#*-} run=$OUT/$1 train recipe resume=()
+  train=$DATA/train.tsv; [ "$source" = raw ] || train=$SEQ/$source.tsv
+  recipe=cmlm; [ "$kind" = ar ] && recipe=experiments/protocol/recipes/stage1_nll.yaml
   if [ ! -f "$run/final/manifest.json" ]; then
-    resume=(); [ -d "$run/checkpoints" ] && resume=(--resume)
-    .venv/bin/kd train --recipe cmlm --set "name=cmlm-$source" --set "output_dir=$run" \
-      --set "student.init_from=$INIT" --set "data.train=$train" --set "max_steps=$STEPS" \
-      --set optim.warmup_steps=200 --set data.max_tokens=4096 --set eval_every=500 --set checkpoint_every=500 \
-      --set log_every=50 "${resume[@]}" 2>&1 | tee -a "$OUT/logs/train-$source.log"
+    [ -d "$run/checkpoints" ] && resume=(--resume)
+    .venv/bin/kd train --recipe "$recipe" --set "name=$name" --set "output_dir=$run" \
+      --set "student.init_from=$INIT" --set "data.train=$train" --set "max_steps=$STEPS" --set optim.lr=0.0005 \
+      --set optim.warmup_steps=200 --set data.max_tokens=4096 --set data.valid_sentences=400 \
+      --set "eval_every=$((STEPS / 2))" --set "checkpoint_every=$((STEPS / 2))" --set keep_best=true \
+      --set log_every=50 --set "ray.torch_threads=$THREADS" "${resume[@]}" >>"$OUT/logs/train-$name.log" 2>&1
   fi
   if [ ! -f "$run/eval/results.json" ]; then
-    .venv/bin/kd evaluate --model "$run/final" --data "$DATA/test.tsv" --iterations 1,4,10 --length-beam 5 \
-      --max-len 160 --threads 1 --out "$run/eval" 2>&1 | tee "$OUT/logs/eval-$source.log"
+    local decoding=(--beams 1); [ "$kind" = cmlm ] && decoding=(--iterations 1,4,10 --length-beam 5)
+    .venv/bin/kd evaluate --model "$run/final" --data "$DATA/test.tsv" --engine torch "${decoding[@]}" \
+      --max-len 160 --threads "$THREADS" --out "$run/eval" >"$OUT/logs/eval-$name.log" 2>&1
   fi
-done
+  echo "[nat $(date +%H:%M:%S)] $name done"
+}
+export -f one
+printf '%s\n' $RUNS | xargs -P "${PARALLEL:-1}" -I{} bash -c 'one "$1"' _ {}

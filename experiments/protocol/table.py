@@ -33,7 +33,7 @@ LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k
 DECODINGS = ("greedy", "beam5")
 
 
-def _events(run: Path, name: str) -> list[dict[str, Any]]:
+def events(run: Path, name: str) -> list[dict[str, Any]]:
     path = run / "metrics.jsonl"
     if not path.is_file():
         return []
@@ -41,12 +41,12 @@ def _events(run: Path, name: str) -> list[dict[str, Any]]:
             if r.get("event") == name]
 
 
-def _minutes(run: Path) -> float:
-    times = [r["time"] for r in _events(run, "train")]
+def train_minutes(run: Path) -> float:
+    times = [r["time"] for r in events(run, "train")]
     return (max(times) - min(times)) / 60 if len(times) > 1 else 0.0
 
 
-def _eval(run: Path) -> dict[str, Any] | None:
+def eval_results(run: Path) -> dict[str, Any] | None:
     path = run / "eval" / "results.json"
     if not path.is_file():
         return None
@@ -66,15 +66,15 @@ def stage1_table(out: Path) -> str:
              "| train minutes |", "|" + " --- |" * 7]
     for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
         run = out / name
-        evals = _events(run, "eval")
+        evals = events(run, "eval")
         if not evals:
             lines.append(f"| {name} | {data} | not run | | | | |")
             continue
         best = max(evals, key=lambda r: r["valid_bleu"])
-        scores = _eval(run) or {}
+        scores = eval_results(run) or {}
         cells = [f"{scores[d]['scores']['bleu']:.2f}" if d in scores else "–" for d in DECODINGS]
         lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
-                     f"| {cells[0]} | {cells[1]} | {_minutes(run):.0f} |")
+                     f"| {cells[0]} | {cells[1]} | {train_minutes(run):.0f} |")
     return "\n".join(lines)
 
 
@@ -82,7 +82,7 @@ def _hypotheses(runs: list[Path], decoding: str) -> list[str]:
     return [h for run in runs for h in (run / "eval" / f"hyp.{decoding}.txt").read_text().splitlines()]
 
 
-def _p_value(system: list[Path], baseline: list[Path], decoding: str, refs: list[str]) -> float | None:
+def paired_p_value(system: list[Path], baseline: list[Path], decoding: str, refs: list[str]) -> float | None:
     """Paired bootstrap p-value of BLEU over the seeds both have, outputs concatenated seed by seed."""
     from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest
@@ -102,7 +102,7 @@ def _p_value(system: list[Path], baseline: list[Path], decoding: str, refs: list
 def stage2_table(out: Path, base: str) -> str:
     refs = read_corpus(DATA / "test.tsv").targets()
     root = out / f"stage2-{base}"
-    runs = {row: sorted((p for p in root.glob(f"{row}-s*") if _eval(p) is not None), key=lambda p: p.name)
+    runs = {row: sorted((p for p in root.glob(f"{row}-s*") if eval_results(p) is not None), key=lambda p: p.name)
             for row in ROWS}
     lines = ["| objective | seeds | BLEU greedy | BLEU beam 5 | chrF greedy | p vs control (greedy / beam 5) "
              "| p vs Word-KD (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
@@ -110,14 +110,14 @@ def stage2_table(out: Path, base: str) -> str:
         if not found:
             lines.append(f"| {LABELS[row]} | 0 | not run | | | | | |")
             continue
-        scores = [_eval(p) or {} for p in found]
+        scores = [eval_results(p) or {} for p in found]
         bleu = {d: [s[d]["scores"]["bleu"] for s in scores if d in s] for d in DECODINGS}
         chrf = [s["greedy"]["scores"]["chrf"] for s in scores]
         tests = []
         for other in ("control", "word_kd"):
-            ps = [_p_value(found, runs[other], d, refs) if runs[other] else None for d in DECODINGS]
+            ps = [paired_p_value(found, runs[other], d, refs) if runs[other] else None for d in DECODINGS]
             tests.append(" / ".join("–" if p is None else f"{p:.3f}" for p in ps))
-        minutes = statistics.mean(_minutes(p) for p in found)
+        minutes = statistics.mean(train_minutes(p) for p in found)
         lines.append(f"| {LABELS[row]} | {len(found)} | {_fmt(bleu['greedy'])} | {_fmt(bleu['beam5'])} "
                      f"| {_fmt(chrf)} | {tests[0]} | {tests[1]} | {minutes:.0f} |")
     return "\n".join(lines)
@@ -130,7 +130,7 @@ def diagnostics(out: Path, base: str) -> tuple[str, dict[str, dict[int, dict[str
     for row in ROWS:
         by_step: dict[int, list[dict[str, Any]]] = {}
         for run in root.glob(f"{row}-s*"):
-            for r in _events(run, "eval"):
+            for r in events(run, "eval"):
                 if "diag_topk_precision" in r:
                     by_step.setdefault(r["step"], []).append(r)
         series[row] = {step: {k: statistics.mean(r[k] for r in rs) for k in
