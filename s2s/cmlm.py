@@ -84,6 +84,16 @@ class CMLMModel(MarianPreTrainedModel):
     def decode(self, decoder_input_ids: torch.Tensor, decoder_mask: torch.Tensor, encoded: torch.Tensor,
                attention_mask: torch.Tensor) -> torch.Tensor:
         """[B, T, V] token logits for every position of a (partly masked) target, read in both directions."""
+        return self.project(self.decode_hidden(decoder_input_ids, decoder_mask, encoded, attention_mask))
+
+    def project(self, hidden: torch.Tensor) -> torch.Tensor:
+        """[..., V] token logits of decoder states [..., d]: mask-predict projects only the positions it
+        re-predicts, since at d 256 the output layer costs more per position than the decoder layer."""
+        return self.lm_head(hidden) + self.final_logits_bias[0].to(hidden.dtype)  # type: ignore[no-any-return]
+
+    def decode_hidden(self, decoder_input_ids: torch.Tensor, decoder_mask: torch.Tensor, encoded: torch.Tensor,
+                      attention_mask: torch.Tensor) -> torch.Tensor:
+        """[B, T, d] decoder states of every position of a (partly masked) target."""
         dec = self.model.decoder
         embeds = dec.embed_tokens(decoder_input_ids) * dec.embed_scale
         batch, length = decoder_input_ids.shape
@@ -95,7 +105,7 @@ class CMLMModel(MarianPreTrainedModel):
         for layer in dec.layers:
             hidden = layer(hidden, self_mask, encoded, encoder_attention_mask=cross_mask, cache=None,
                            use_cache=False)
-        return self.lm_head(hidden) + self.final_logits_bias.to(hidden.dtype)  # type: ignore[no-any-return]
+        return hidden
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, decoder_input_ids: torch.Tensor,
                 decoder_attention_mask: torch.Tensor, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -80,10 +80,10 @@ def _decode_batch(model: CMLMModel, src: Sequence[Sequence[int]], pad_id: int, i
             counts = torch.tensor([remask_counts(int(n), iterations)[t - 1] for n in flat], device=device)
             remask = _least_confident(logp, real, counts)
             tokens = tokens.masked_fill(remask, model.mask_id)
-        step = torch.log_softmax(model.decode(tokens, real, enc, enc_mask).float(), dim=-1)
-        best_logp, best = step.max(dim=-1)
-        tokens = torch.where(remask, best, tokens)
-        logp = torch.where(remask, best_logp, logp)
+        hidden = model.decode_hidden(tokens, real, enc, enc_mask)[remask]  # [M, d]: the re-predicted positions
+        best_logp, best = torch.log_softmax(model.project(hidden).float(), dim=-1).max(dim=-1)
+        tokens = tokens.masked_scatter(remask, best)
+        logp = logp.masked_scatter(remask, best_logp)
     scores = (logp * real).sum(-1) / flat
     outputs = []
     for b in range(len(src)):

@@ -17,6 +17,7 @@ RUNS=${RUNS:-"cmlm-raw cmlm-seq_kd cmlm-seq_inter ar-raw ar-seq_kd"}
 mkdir -p "$OUT/logs"
 
 one() {  # train, then evaluate, the run named KIND-SOURCE (kind: cmlm or ar; source: raw, seq_kd, seq_inter)
+  set -euo pipefail  # `bash -c` below does not inherit the script's options
   local name=$1 kind=${1%%-*} source=${1#*-} run=$OUT/$1 train recipe resume=()
   train=$DATA/train.tsv; [ "$source" = raw ] || train=$SEQ/$source.tsv
   recipe=cmlm; [ "$kind" = ar ] && recipe=experiments/protocol/recipes/stage1_nll.yaml

@@ -46,10 +46,11 @@ def _speed(speeds: dict[str, Any], setting: str) -> str:
 
 def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | None) -> str:
     """BLEU on the whole test set per decoding and sentences/s (batch 32 / batch 1) of every student."""
-    head = ["student", "training data", "steps (best)", "train min", *(f"BLEU T={t}" for t in ITERATIONS),
-            "BLEU greedy", *(f"sent/s T={t}" for t in ITERATIONS), "sent/s greedy"]
+    head = ["student", "training data", "steps (best)", "valid BLEU (step)", "train min",
+            *(f"BLEU T={t}" for t in ITERATIONS), "BLEU greedy",
+            *(f"sent/s T={t}" for t in ITERATIONS), "sent/s greedy"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    lines.append(f"| teacher (3/3) | references | – | – | – | – | – | {_cell(teacher_bleu)} | – | – | – "
+    lines.append(f"| teacher (3/3) | references | – | – | – | – | – | – | {_cell(teacher_bleu)} | – | – | – "
                  f"| {_speed(speeds, 'teacher greedy')} |")
     for kind in ("cmlm", "ar"):
         for source, label in SOURCES.items():
@@ -66,7 +67,8 @@ def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | Non
                 bleus = ["–"] * 3 + [_cell(_bleu(run, "greedy"))]
                 sp = ["–"] * 3 + [_speed(speeds, f"{run.name} greedy")]
             name = "Mask-Predict 3/1" if kind == "cmlm" else "autoregressive 3/1"
-            lines.append(f"| {name} | {label} | {steps} | {train_minutes(run):.0f} | {' | '.join(bleus)} "
+            curve = " / ".join(f"{r['valid_bleu']:.1f} ({r['step']})" for r in evals) or "–"
+            lines.append(f"| {name} | {label} | {steps} | {curve} | {train_minutes(run):.0f} | {' | '.join(bleus)} "
                          f"| {' | '.join(sp)} |")
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from s2s.batching import pad_ids
 from s2s.checkpoint import Manifest, load_checkpoint, save_checkpoint
 from s2s.cmlm import CMLMModel, build_cmlm, random_mask
 from s2s.losses import cmlm_loss
@@ -103,8 +104,9 @@ class _Scripted(CMLMModel):
             scores[:, length] = score
         return torch.log_softmax(scores, -1)
 
-    def decode(self, decoder_input_ids: torch.Tensor, decoder_mask: torch.Tensor, encoded: torch.Tensor,
-               attention_mask: torch.Tensor) -> torch.Tensor:
+    def decode_hidden(self, decoder_input_ids: torch.Tensor, decoder_mask: torch.Tensor, encoded: torch.Tensor,
+                      attention_mask: torch.Tensor) -> torch.Tensor:
+        """Scripted logits stand in for the decoder states, and `project` passes them through."""
         self.calls.append(decoder_input_ids.clone())
         out = torch.full((*decoder_input_ids.shape, self.config.vocab_size), -50.0)
         for row in range(decoder_input_ids.shape[0]):
@@ -112,6 +114,9 @@ class _Scripted(CMLMModel):
             logits = self._table[width]
             out[row, :width, : logits.shape[1]] = logits
         return out
+
+    def project(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden
 
 
 def test_mask_predict_keeps_confident_tokens_and_picks_the_best_mean_score(cmlm: CMLMModel) -> None:
@@ -144,6 +149,29 @@ def test_one_iteration_is_one_parallel_pass(cmlm: CMLMModel, tokenizer: Tokenize
     masks = torch.full((1, length), cmlm.mask_id)
     argmax = cmlm.decode(masks, torch.ones_like(masks), encoded, torch.ones_like(ids)).argmax(-1)[0].tolist()
     assert once.ids == argmax
+
+
+def test_later_passes_project_only_the_positions_they_re_predict(cmlm: CMLMModel, tokenizer: Tokenizer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output layer sees every real position on pass 1 and only the re-masked ones after; projecting
+    the decoder states is what `decode` does for every position."""
+    src = [tokenizer.encode_source("Y dijo Dios: Sea la luz."), tokenizer.encode_source("Y fue la luz.")]
+    ids, mask = pad_ids(src, tokenizer.pad_id)
+    lengths = top_lengths(cmlm.length_logits(cmlm.encode(ids, mask), mask), 2, 12).reshape(-1).tolist()
+    rows: list[int] = []
+    original = CMLMModel.project
+
+    def counting(self: CMLMModel, hidden: torch.Tensor) -> torch.Tensor:
+        rows.append(hidden.shape[0])
+        return original(self, hidden)
+
+    monkeypatch.setattr(CMLMModel, "project", counting)
+    outputs = mask_predict(cmlm, src, tokenizer.pad_id, iterations=4, length_beam=2, max_len=12)
+    assert rows[0] == sum(lengths)  # pass 1: every real position of every candidate, no padding
+    assert rows[1:] == [sum(remask_counts(n, 4)[t] for n in lengths) for t in range(3)]
+    assert all(1 <= len(o.ids) <= 12 for o in outputs)
+    hidden = cmlm.decode_hidden(ids, mask, cmlm.encode(ids, mask), mask)
+    assert torch.allclose(original(cmlm, hidden), cmlm.decode(ids, mask, cmlm.encode(ids, mask), mask))
 
 
 def test_a_cmlm_checkpoint_round_trips_with_its_identity(cmlm: CMLMModel, tokenizer: Tokenizer, tmp_path: Path,
