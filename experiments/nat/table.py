@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from experiments.protocol.table import eval_results, events, paired_p_value, tra
 from s2s.corpus import read_corpus  # noqa: E402
 
 TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
+STAGE1_LOGS = REPO / "docs" / "results" / "logs" / "protocol"
 SOURCES = {"raw": "references", "seq_kd": "Seq-KD (beam 5)", "seq_inter": "Seq-Inter (5-best, sentence BLEU)",
            "seq_inter_chrf": "Seq-Inter (5-best, sentence chrF)"}
 ITERATIONS = (1, 4, 10)
@@ -52,6 +54,7 @@ def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | Non
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines.append(f"| teacher (3/3) | references | – | – | – | – | – | – | {_cell(teacher_bleu)} | – | – | – "
                  f"| {_speed(speeds, 'teacher greedy')} |")
+    lines.append(_stage1_row())
     for kind in ("cmlm", "ar"):
         for source, label in SOURCES.items():
             run = runs / f"{kind}-{source}"
@@ -71,6 +74,19 @@ def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | Non
             lines.append(f"| {name} | {label} | {steps} | {curve} | {train_minutes(run):.0f} | {' | '.join(bleus)} "
                          f"| {' | '.join(sp)} |")
     return "\n".join(lines)
+
+
+def _stage1_row() -> str:
+    """The autoregressive 3/1 student of the protocol's stage 1 (section 2): same start, recipe and
+    validation set, read from its committed logs (validation at every 250 steps, test after 1,000)."""
+    train, test = (STAGE1_LOGS / f"{kind}-protocol-stage1-nll.log" for kind in ("train", "eval"))
+    if not train.is_file() or not test.is_file():
+        return "| autoregressive 3/1 | references | not found | | | | | | | | | | |"
+    valid = re.findall(r"eval: step=(\d+), valid_nll=[\d.]+, valid_bleu=([\d.]+)", train.read_text())
+    curve = " / ".join(f"{float(b):.1f} ({s})" for s, b in valid)
+    greedy = re.search(r"^\| greedy \| ([\d.]+) \|", test.read_text(), re.MULTILINE)
+    return (f"| autoregressive 3/1 (stage 1 of section 2) | references | {valid[-1][0]} | {curve} | – | – | – | – "
+            f"| {greedy.group(1) if greedy else '–'} (after {valid[-1][0]} steps) | – | – | – | – |")
 
 
 def significance(runs: Path, refs: list[str]) -> str:
