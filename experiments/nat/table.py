@@ -137,6 +137,8 @@ def plot(points: list[tuple[str, float, float | None, float | None]], path: Path
             bleu = bleus[index - 2]
             if bleu is not None:
                 xs.append((complexity, bleu, label))
+        if not xs:
+            continue
         ax.plot([x for x, _, _ in xs], [y for _, y, _ in xs], marker, label=name)
         for x, y, label in xs:
             ax.annotate(label.split(" (")[0], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
