@@ -27,16 +27,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.compression import MAX_LEN, TEACHER, TEST  # noqa: E402
 from s2s.checkpoint import load_checkpoint  # noqa: E402
 from s2s.cmlm import CMLMModel  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 from s2s.decoding import generate_nbest  # noqa: E402
 from s2s.mask_predict import mask_predict  # noqa: E402
 
-SHARED = REPO.parent / "shared"
-TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-TEST = SHARED / "data" / "bible-es-en" / "test.tsv"
-MAX_LEN = 160
 LENGTH_BEAM = 5
 UNBOUNDED = 10**9  # a token budget no batch reaches: the batch is the chunk of sentences we pass
 
