@@ -71,13 +71,25 @@ def test_two_workers_step_like_one_worker_on_the_union_of_their_batches(tokenize
 
 
 def _run_two_workers(tokenizer: Tokenizer, batches: list[Batch], out: Path, normalise: bool) -> dict[str, Any]:
-    context = multiprocessing.get_context("fork")
+    """Start both ranks as fresh interpreters and always reap them.
+
+    Spawned, not forked: a fork of this test process inherits the threads earlier tests left behind (gRPC, Ray,
+    OpenMP), and a child forked mid-lock can hang at exit. Daemonic and killed in ``finally`` so that a hung rank
+    fails this test instead of holding pytest open at interpreter exit.
+    """
+    context = multiprocessing.get_context("spawn")
     port = free_port()
-    workers = [context.Process(target=_worker, args=(rank, port, tokenizer, batches, out, normalise))
+    workers = [context.Process(target=_worker, args=(rank, port, tokenizer, batches, out, normalise), daemon=True)
                for rank in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        assert [w.exitcode for w in workers] == [0, 0], "a data-parallel rank failed or hung (exit codes above)"
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.kill()
+                w.join(timeout=10)
     return dict(torch.load(out, weights_only=True))
