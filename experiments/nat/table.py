@@ -153,7 +153,7 @@ def plot(points: list[tuple[str, float, float | None, float | None]], path: Path
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "nat")
-    parser.add_argument("--stats", type=Path, default=REPO / "runs" / "data_stats")
+    parser.add_argument("--stats", type=Path, default=REPO / "docs" / "results" / "logs" / "data_stats")
     parser.add_argument("--speed", type=Path, default=REPO / "bench" / "results" / "nat_speed.json")
     parser.add_argument("--no-docs", action="store_true", help="only print the tables")
     args = parser.parse_args()

@@ -191,6 +191,8 @@ def main() -> int:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe override for every run of the stage (repeatable), e.g. max_steps=150")
     parser.add_argument("--dry-run", action="store_true", help="say what would run")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="stage 1: make the shrunk student and the Seq-KD data its runs need, then stop")
     args = parser.parse_args()
     logs = args.out / "logs"
     unknown = set(args.rows.split(",")) - set(ROWS)
@@ -208,6 +210,8 @@ def main() -> int:
             runs = [r for r in runs if r.name in args.only.split(",")]
         if args.stage == "1":
             prepare_stage1(args.out, teacher, logs, args.dry_run, any(r.name == "stage1-seqkd" for r in runs))
+            if args.prepare_only:
+                runs = []
         for run in runs:
             run.sets.extend(args.sets)
         with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
