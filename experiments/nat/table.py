@@ -90,16 +90,19 @@ def _stage1_row() -> str:
 
 
 def significance(runs: Path, refs: list[str]) -> str:
-    """Paired bootstrap p-values (sacrebleu, 1,000 resamples) of each distilled CMLM against the raw one."""
+    """Paired bootstrap p-values (sacrebleu, 1,000 resamples) of each student on distilled data against the
+    same kind of student on the references: the CMLM at every T, the autoregressive student greedily."""
+    decodings = {"cmlm": [CMLM_DECODING.format(t=t) for t in ITERATIONS], "ar": ["greedy"]}
     lines = []
-    for source in ("seq_kd", "seq_inter"):
-        run, base = runs / f"cmlm-{source}", runs / "cmlm-raw"
-        for t in ITERATIONS:
-            decoding = CMLM_DECODING.format(t=t)
-            if _bleu(run, decoding) is None or _bleu(base, decoding) is None:
-                continue
-            p = paired_p_value([run], [base], decoding, refs)
-            lines.append(f"{SOURCES[source]} vs references, T={t}: p = {p:.3f}")
+    for kind, names in decodings.items():
+        for source in ("seq_kd", "seq_inter"):
+            run, base = runs / f"{kind}-{source}", runs / f"{kind}-raw"
+            for decoding in names:
+                if _bleu(run, decoding) is None or _bleu(base, decoding) is None:
+                    continue
+                p = paired_p_value([run], [base], decoding, refs)
+                label = "Mask-Predict" if kind == "cmlm" else "autoregressive"
+                lines.append(f"{label} on {SOURCES[source]} vs references, {decoding}: p = {p:.3f}")
     return "; ".join(lines)
 
 
