@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mask-Predict (CMLM) students on raw, Seq-KD and Seq-Inter data of the whole training set, and the
-# autoregressive students of the same shape on raw and Seq-KD data, at one budget (STEPS optimiser steps of
+# autoregressive students of the same shape on each of them, at one budget (STEPS optimiser steps of
 # 4,096 target tokens). Every student starts from the teacher shrunk to 3/1 layers, as in
 # experiments/protocol, is validated every STEPS/2 steps and keeps its best checkpoint; then it is evaluated
 # on the whole test set with PyTorch (the CMLM at T = 1, 4, 10 with 5 length candidates, the AR greedy).
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export STEPS=${STEPS:-1500} THREADS=${THREADS:-1}
 export OUT=runs/nat DATA=../shared/data/bible-es-en SEQ=runs/protocol/data/seq-full INIT=runs/protocol/shrunk-3-1
-RUNS=${RUNS:-"cmlm-raw cmlm-seq_kd cmlm-seq_inter ar-raw ar-seq_kd"}
+RUNS=${RUNS:-"cmlm-raw cmlm-seq_kd cmlm-seq_inter ar-raw ar-seq_kd ar-seq_inter"}
 mkdir -p "$OUT/logs"
 
 one() {  # train, then evaluate, the run named KIND-SOURCE (kind: cmlm or ar; source: raw, seq_kd, seq_inter)

@@ -91,18 +91,19 @@ def _stage1_row() -> str:
 
 def significance(runs: Path, refs: list[str]) -> str:
     """Paired bootstrap p-values (sacrebleu, 1,000 resamples) of each student on distilled data against the
-    same kind of student on the references: the CMLM at every T, the autoregressive student greedily."""
+    same kind of student on the references, and of Seq-Inter against Seq-KD: the CMLM at every T, the
+    autoregressive student greedily."""
     decodings = {"cmlm": [CMLM_DECODING.format(t=t) for t in ITERATIONS], "ar": ["greedy"]}
     lines = []
     for kind, names in decodings.items():
-        for source in ("seq_kd", "seq_inter"):
-            run, base = runs / f"{kind}-{source}", runs / f"{kind}-raw"
+        for source, against in (("seq_kd", "raw"), ("seq_inter", "raw"), ("seq_inter", "seq_kd")):
+            run, base = runs / f"{kind}-{source}", runs / f"{kind}-{against}"
             for decoding in names:
                 if _bleu(run, decoding) is None or _bleu(base, decoding) is None:
                     continue
                 p = paired_p_value([run], [base], decoding, refs)
                 label = "Mask-Predict" if kind == "cmlm" else "autoregressive"
-                lines.append(f"{label} on {SOURCES[source]} vs references, {decoding}: p = {p:.3f}")
+                lines.append(f"{label} on {SOURCES[source]} vs {SOURCES[against]}, {decoding}: p = {p:.3f}")
     return "; ".join(lines)
 
 
