@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +37,28 @@ def _grads(model: Any) -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, port: int, tokenizer: Tokenizer, batches: list[Batch], out: Path, normalise: bool) -> None:
+    faulthandler.dump_traceback_later(100, exit=True)  # a hung rank prints where it hangs into the test's report
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))
     try:
-        model = build_model("test-micro", tokenizer, seed=3).train()
-        ddp = DistributedDataParallel(model)
-        objective = Objective(LossSpec(kind="nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
-        total = sum(b.target_tokens for b in batches) if normalise else None
-        objective.step(ddp, batches[rank], None, torch.device("cpu"), ddp.no_sync, total, 2)
+        grads = _ddp_step(rank, tokenizer, batches, normalise)
         if rank == 0:
-            torch.save(_grads(model), out)
+            torch.save(grads, out)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _ddp_step(rank: int, tokenizer: Tokenizer, batches: list[Batch], normalise: bool) -> dict[str, torch.Tensor]:
+    """This rank's step; the DDP wrapper (and its reducer) is freed on return, while the process group still
+    exists: freeing it after `destroy_process_group` hung one rank now and then in C++ teardown."""
+    model = build_model("test-micro", tokenizer, seed=3).train()
+    ddp = DistributedDataParallel(model)
+    objective = Objective(LossSpec(kind="nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
+    total = sum(b.target_tokens for b in batches) if normalise else None
+    objective.step(ddp, batches[rank], None, torch.device("cpu"), ddp.no_sync, total, 2)
+    return _grads(model)
 
 
 def test_two_workers_step_like_one_worker_on_the_union_of_their_batches(tokenizer: Tokenizer, bible_dir: Path,
