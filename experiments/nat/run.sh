@@ -7,12 +7,14 @@
 #
 # Usage: STEPS=500 PARALLEL=2 bash experiments/nat/run.sh
 #        RUNS="cmlm-raw ar-raw" bash experiments/nat/run.sh        (a subset)
+#        OUT=runs/nat-copy RUNS="ar-seq_kd" bash experiments/nat/run.sh   (elsewhere than runs/nat)
 # Needs runs/protocol/shrunk-3-1 and runs/protocol/data/seq-full (experiments/protocol/run.py --stage 1 makes
 # both). Resumable: a finished run is skipped, an interrupted one resumes from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export STEPS=${STEPS:-1500} THREADS=${THREADS:-1}
-export OUT=runs/nat DATA=../shared/data/bible-es-en SEQ=runs/protocol/data/seq-full INIT=runs/protocol/shrunk-3-1
+export OUT=${OUT:-runs/nat} DATA=../shared/data/bible-es-en
+export SEQ=runs/protocol/data/seq-full INIT=runs/protocol/shrunk-3-1
 RUNS=${RUNS:-"cmlm-raw cmlm-seq_kd cmlm-seq_inter ar-raw ar-seq_kd ar-seq_inter"}
 mkdir -p "$OUT/logs"
 

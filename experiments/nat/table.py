@@ -6,6 +6,11 @@ Reads what `experiments/nat/run.sh` (test-set evaluations), `bench/nat_speed.py`
 `experiments/data_stats/run.sh` (complexity and faithfulness) and `bench/compression.py` (the PyTorch
 teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of
 docs/results.md and draws docs/img/nat-complexity.png.
+
+A run missing from `--runs` (a new machine has no runs/) is read from its committed logs in
+docs/results/logs/nat (metrics-NAME.jsonl, eval-NAME.json). Those hold no hypotheses, so a paired test
+that cannot be computed is taken from docs/results/logs/nat/p_values.json, which keeps every p-value this
+script computed together with both sides' BLEU, and only while both BLEU scores are still those of the table.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +27,56 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.table import eval_results, events, paired_p_value, train_minutes  # noqa: E402
+from experiments.protocol.table import eval_results, paired_p_value  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
 TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
 STAGE1_LOGS = REPO / "docs" / "results" / "logs" / "protocol"
+LOGS = REPO / "docs" / "results" / "logs" / "nat"
 SOURCES = {"raw": "references", "seq_kd": "Seq-KD (beam 5)", "seq_inter": "Seq-Inter (5-best, sentence BLEU)",
            "seq_inter_chrf": "Seq-Inter (5-best, sentence chrF)"}
 ITERATIONS = (1, 4, 10)
 CMLM_DECODING = "mask-predict T={t} l=5"
 
 
-def _bleu(run: Path, decoding: str) -> float | None:
-    scores = eval_results(run) or {}
-    return scores[decoding]["scores"]["bleu"] if decoding in scores else None
+@dataclass(frozen=True)
+class RunRecord:
+    """What one student's run left: its metrics events, its test results by decoding, and the run folder
+    when its test hypotheses are on disk (None when only the committed logs are left)."""
+
+    name: str
+    metrics: list[dict[str, Any]]
+    results: dict[str, Any]
+    run_dir: Path | None
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.metrics if r.get("event") == name]
+
+    def bleu(self, decoding: str) -> float | None:
+        return self.results[decoding]["scores"]["bleu"] if decoding in self.results else None
+
+    def train_minutes(self) -> float:
+        times = [r["time"] for r in self.events("train")]
+        return (max(times) - min(times)) / 60 if len(times) > 1 else 0.0
+
+    def has_hypotheses(self, decoding: str) -> bool:
+        return self.run_dir is not None and (self.run_dir / "eval" / f"hyp.{decoding}.txt").is_file()
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_run(runs: Path, name: str, logs: Path = LOGS) -> RunRecord | None:
+    """The run `name` from `runs` if it is there, else from its committed logs in `logs`, else None."""
+    run = runs / name
+    if (run / "metrics.jsonl").is_file():
+        return RunRecord(name, _jsonl(run / "metrics.jsonl"), eval_results(run) or {}, run)
+    metrics, evaluation = logs / f"metrics-{name}.jsonl", logs / f"eval-{name}.json"
+    if not metrics.is_file():
+        return None
+    results = json.loads(evaluation.read_text(encoding="utf-8"))["results"] if evaluation.is_file() else []
+    return RunRecord(name, _jsonl(metrics), {r["decoding"]: r for r in results}, None)
 
 
 def _cell(value: float | None) -> str:
@@ -46,7 +88,7 @@ def _speed(speeds: dict[str, Any], setting: str) -> str:
     return "–" if s is None else f"{s['sent_s_batch32']:.1f} / {s['sent_s_batch1']:.1f}"
 
 
-def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | None) -> str:
+def students_table(records: dict[str, RunRecord], speeds: dict[str, Any], teacher_bleu: float | None) -> str:
     """BLEU on the whole test set per decoding and sentences/s (batch 32 / batch 1) of every student."""
     head = ["student", "training data", "steps (best)", "valid BLEU (step)", "train min",
             *(f"BLEU T={t}" for t in ITERATIONS), "BLEU greedy",
@@ -57,21 +99,21 @@ def students_table(runs: Path, speeds: dict[str, Any], teacher_bleu: float | Non
     lines.append(_stage1_row())
     for kind in ("cmlm", "ar"):
         for source, label in SOURCES.items():
-            run = runs / f"{kind}-{source}"
-            if not (run / "metrics.jsonl").is_file():
+            run = records.get(f"{kind}-{source}")
+            if run is None:
                 continue
-            evals = events(run, "eval")
+            evals, trains = run.events("eval"), run.events("train")
             best = f"{max(evals, key=lambda r: r['valid_bleu'])['step']}" if evals else "–"
-            steps = f"{events(run, 'train')[-1]['step'] if events(run, 'train') else 0} ({best})"
+            steps = f"{trains[-1]['step'] if trains else 0} ({best})"
             if kind == "cmlm":
-                bleus = [_cell(_bleu(run, CMLM_DECODING.format(t=t))) for t in ITERATIONS] + ["–"]
+                bleus = [_cell(run.bleu(CMLM_DECODING.format(t=t))) for t in ITERATIONS] + ["–"]
                 sp = [_speed(speeds, f"{run.name} T={t}") for t in ITERATIONS] + ["–"]
             else:
-                bleus = ["–"] * 3 + [_cell(_bleu(run, "greedy"))]
+                bleus = ["–"] * 3 + [_cell(run.bleu("greedy"))]
                 sp = ["–"] * 3 + [_speed(speeds, f"{run.name} greedy")]
             name = "Mask-Predict 3/1" if kind == "cmlm" else "autoregressive 3/1"
             curve = " / ".join(f"{r['valid_bleu']:.1f} ({r['step']})" for r in evals) or "–"
-            lines.append(f"| {name} | {label} | {steps} | {curve} | {train_minutes(run):.0f} | {' | '.join(bleus)} "
+            lines.append(f"| {name} | {label} | {steps} | {curve} | {run.train_minutes():.0f} | {' | '.join(bleus)} "
                          f"| {' | '.join(sp)} |")
     return "\n".join(lines)
 
@@ -89,25 +131,48 @@ def _stage1_row() -> str:
             f"| {greedy.group(1) if greedy else '–'} (after {valid[-1][0]} steps) | – | – | – | – |")
 
 
-def significance(runs: Path, refs: list[str]) -> str:
+def significance(records: dict[str, RunRecord], refs: list[str], kept: dict[str, Any]) -> str:
     """Paired bootstrap p-values (sacrebleu, 1,000 resamples) of each student on distilled data against the
     same kind of student on the references, and of Seq-Inter against Seq-KD: the CMLM at every T, the
-    autoregressive student greedily."""
+    autoregressive student greedily. Computed p-values are added to `kept`; one that cannot be computed
+    is taken from it (see the module docstring)."""
     decodings = {"cmlm": [CMLM_DECODING.format(t=t) for t in ITERATIONS], "ar": ["greedy"]}
     lines = []
     for kind, names in decodings.items():
         for source, against in (("seq_kd", "raw"), ("seq_inter", "raw"), ("seq_inter", "seq_kd")):
-            run, base = runs / f"{kind}-{source}", runs / f"{kind}-{against}"
+            run, base = records.get(f"{kind}-{source}"), records.get(f"{kind}-{against}")
+            if run is None or base is None:
+                continue
             for decoding in names:
-                if _bleu(run, decoding) is None or _bleu(base, decoding) is None:
+                p = p_value(run, base, decoding, refs, kept)
+                if p is None:
                     continue
-                p = paired_p_value([run], [base], decoding, refs)
                 label = "Mask-Predict" if kind == "cmlm" else "autoregressive"
                 lines.append(f"{label} on {SOURCES[source]} vs {SOURCES[against]}, {decoding}: p = {p:.3f}")
     return "; ".join(lines)
 
 
-def data_table(stats: Path, runs: Path) -> tuple[str, list[tuple[str, float, float | None, float | None]]]:
+def p_value(run: RunRecord, base: RunRecord, decoding: str, refs: list[str], kept: dict[str, Any]) -> float | None:
+    """The paired test of `run` against `base`: computed from both test outputs when they are on disk (and
+    recorded in `kept`), else the recorded value if it was computed for the same two BLEU scores."""
+    bleus = [run.bleu(decoding), base.bleu(decoding)]
+    if None in bleus:
+        return None
+    key = f"{run.name} vs {base.name}, {decoding}"
+    if run.has_hypotheses(decoding) and base.has_hypotheses(decoding):
+        assert run.run_dir is not None and base.run_dir is not None
+        p = paired_p_value([run.run_dir], [base.run_dir], decoding, refs)
+        if p is not None:
+            kept[key] = {"p": p, "bleu": bleus}
+        return p
+    record = kept.get(key)
+    return float(record["p"]) if record is not None and record["bleu"] == bleus else None
+
+
+Point = tuple[str, float, float | None, float | None]  # corpus, its complexity, CMLM T=10 and AR greedy BLEU
+
+
+def data_table(stats: Path, records: dict[str, RunRecord]) -> tuple[str, list[Point]]:
     """Complexity and faithfulness of every corpus beside the BLEU of the students trained on it."""
     lines = ["| corpus | C(d), nats | C(d), freq.-weighted | F(d) vs real, nats | F(d), freq.-weighted "
              "| Mask-Predict BLEU T=10 | autoregressive BLEU |", "|" + " --- |" * 7]
@@ -117,8 +182,9 @@ def data_table(stats: Path, runs: Path) -> tuple[str, list[tuple[str, float, flo
         if not path.is_file():
             continue
         s = json.loads(path.read_text(encoding="utf-8"))
-        nat = _bleu(runs / f"cmlm-{source}", CMLM_DECODING.format(t=10))
-        ar = _bleu(runs / f"ar-{source}", "greedy")
+        cmlm, auto = records.get(f"cmlm-{source}"), records.get(f"ar-{source}")
+        nat = cmlm.bleu(CMLM_DECODING.format(t=10)) if cmlm else None
+        ar = auto.bleu("greedy") if auto else None
         f = "–" if s["faithfulness"] is None else f"{s['faithfulness']:.3f}"
         fw = "–" if s["faithfulness_weighted"] is None else f"{s['faithfulness_weighted']:.3f}"
         lines.append(f"| {label} | {s['complexity']:.3f} | {s['complexity_weighted']:.3f} | {f} | {fw} "
@@ -127,7 +193,7 @@ def data_table(stats: Path, runs: Path) -> tuple[str, list[tuple[str, float, flo
     return "\n".join(lines), points
 
 
-def plot(points: list[tuple[str, float, float | None, float | None]], path: Path) -> None:
+def plot(points: list[Point], path: Path) -> None:
     """BLEU of the students against the complexity of their training data."""
     import matplotlib
 
@@ -159,16 +225,22 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "nat")
     parser.add_argument("--stats", type=Path, default=REPO / "docs" / "results" / "logs" / "data_stats")
     parser.add_argument("--speed", type=Path, default=REPO / "bench" / "results" / "nat_speed.json")
-    parser.add_argument("--no-docs", action="store_true", help="only print the tables")
+    parser.add_argument("--logs", type=Path, default=LOGS, help="committed logs of runs missing from --runs")
+    parser.add_argument("--no-docs", action="store_true", help="only print the tables (and keep no p-values)")
     args = parser.parse_args()
+    names = [f"{kind}-{source}" for kind in ("cmlm", "ar") for source in SOURCES]
+    records = {n: r for n in names if (r := load_run(args.runs, n, args.logs)) is not None}
+    kept_path = args.logs / "p_values.json"
+    kept = json.loads(kept_path.read_text(encoding="utf-8")) if kept_path.is_file() else {}
     speeds = json.loads(args.speed.read_text())["speeds"] if args.speed.is_file() else {}
     compression = REPO / "bench" / "results" / "compression.json"
     teacher = json.loads(compression.read_text())["pytorch_teacher"]["bleu"] if compression.is_file() else None
-    students = students_table(args.runs, speeds, teacher)
-    p_values = significance(args.runs, read_corpus(TEST).targets())
-    data, points = data_table(args.stats, args.runs)
+    students = students_table(records, speeds, teacher)
+    p_values = significance(records, read_corpus(TEST).targets(), kept)
+    data, points = data_table(args.stats, records)
     print(students, "\n\n" + p_values, "\n\n" + data)
     if not args.no_docs:
+        kept_path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         fill_section(REPO / "docs" / "results.md", "nat", f"{students}\n\nPaired bootstrap: {p_values}.")
         fill_section(REPO / "docs" / "results.md", "data-stats", data)
         plot(points, REPO / "docs" / "img" / "nat-complexity.png")
