@@ -8,6 +8,8 @@
 # Usage: STEPS=500 PARALLEL=2 bash experiments/nat/run.sh
 #        RUNS="cmlm-raw ar-raw" bash experiments/nat/run.sh        (a subset)
 #        OUT=runs/nat-copy RUNS="ar-seq_kd" bash experiments/nat/run.sh   (elsewhere than runs/nat)
+# A finished run's metrics, test results and outputs are kept in docs/results/logs/nat/runs/NAME (when OUT is
+# runs/nat), from which experiments/nat/table.py reads a run that runs/ no longer has.
 # Needs runs/protocol/shrunk-3-1 and runs/protocol/data/seq-full (experiments/protocol/run.py --stage 1 makes
 # both). Resumable: a finished run is skipped, an interrupted one resumes from its last checkpoint.
 set -euo pipefail
@@ -36,6 +38,7 @@ one() {  # train, then evaluate, the run named KIND-SOURCE (kind: cmlm or ar; so
     .venv/bin/kd evaluate --model "$run/final" --data "$DATA/test.tsv" --engine torch "${decoding[@]}" \
       --max-len 160 --threads "$THREADS" --out "$run/eval" >"$OUT/logs/eval-$name.log" 2>&1
   fi
+  [ "$OUT" = runs/nat ] && .venv/bin/python -m experiments.run_records "$run" "docs/results/logs/nat/runs/$name"
   echo "[nat $(date +%H:%M:%S)] $name done"
 }
 export -f one

@@ -7,10 +7,10 @@ Reads what `experiments/nat/run.sh` (test-set evaluations), `bench/nat_speed.py`
 teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of
 docs/results.md and draws docs/img/nat-complexity.png.
 
-A run missing from `--runs` (a new machine has no runs/) is read from its committed logs in
-docs/results/logs/nat (metrics-NAME.jsonl, eval-NAME.json). Those hold no hypotheses, so a paired test
-that cannot be computed is taken from docs/results/logs/nat/p_values.json, which keeps every p-value this
-script computed together with both sides' BLEU, and only while both BLEU scores are still those of the table.
+A run missing from `--runs` (a new machine has no runs/) is read from its archive in
+docs/results/logs/nat/runs/NAME (`experiments/run_records.py`). Archives made before test outputs were kept
+hold none, so a paired test that cannot be computed is taken from docs/results/logs/nat/p_values.json, which
+keeps every p-value this script computed with both sides' BLEU, and only while both are still the table's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.table import eval_results, paired_p_value  # noqa: E402
+from experiments.protocol.table import paired_p_value  # noqa: E402
+from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
 TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
@@ -39,44 +39,9 @@ ITERATIONS = (1, 4, 10)
 CMLM_DECODING = "mask-predict T={t} l=5"
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """What one student's run left: its metrics events, its test results by decoding, and the run folder
-    when its test hypotheses are on disk (None when only the committed logs are left)."""
-
-    name: str
-    metrics: list[dict[str, Any]]
-    results: dict[str, Any]
-    run_dir: Path | None
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [r for r in self.metrics if r.get("event") == name]
-
-    def bleu(self, decoding: str) -> float | None:
-        return self.results[decoding]["scores"]["bleu"] if decoding in self.results else None
-
-    def train_minutes(self) -> float:
-        times = [r["time"] for r in self.events("train")]
-        return (max(times) - min(times)) / 60 if len(times) > 1 else 0.0
-
-    def has_hypotheses(self, decoding: str) -> bool:
-        return self.run_dir is not None and (self.run_dir / "eval" / f"hyp.{decoding}.txt").is_file()
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def load_run(runs: Path, name: str, logs: Path = LOGS) -> RunRecord | None:
-    """The run `name` from `runs` if it is there, else from its committed logs in `logs`, else None."""
-    run = runs / name
-    if (run / "metrics.jsonl").is_file():
-        return RunRecord(name, _jsonl(run / "metrics.jsonl"), eval_results(run) or {}, run)
-    metrics, evaluation = logs / f"metrics-{name}.jsonl", logs / f"eval-{name}.json"
-    if not metrics.is_file():
-        return None
-    results = json.loads(evaluation.read_text(encoding="utf-8"))["results"] if evaluation.is_file() else []
-    return RunRecord(name, _jsonl(metrics), {r["decoding"]: r for r in results}, None)
+def load_nat_run(runs: Path, name: str, logs: Path = LOGS) -> RunRecord | None:
+    """The run `name` from `runs` if it is there, else from its archive in `logs`/runs."""
+    return load_run(runs / name, logs / "runs" / name)
 
 
 def _cell(value: float | None) -> str:
@@ -96,7 +61,7 @@ def students_table(records: dict[str, RunRecord], speeds: dict[str, Any], teache
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines.append(f"| teacher (3/3) | references | – | – | – | – | – | – | {_cell(teacher_bleu)} | – | – | – "
                  f"| {_speed(speeds, 'teacher greedy')} |")
-    lines.append(_stage1_row())
+    lines.append(_stage1_row(speeds))
     for kind in ("cmlm", "ar"):
         for source, label in SOURCES.items():
             run = records.get(f"{kind}-{source}")
@@ -118,9 +83,10 @@ def students_table(records: dict[str, RunRecord], speeds: dict[str, Any], teache
     return "\n".join(lines)
 
 
-def _stage1_row() -> str:
+def _stage1_row(speeds: dict[str, Any]) -> str:
     """The autoregressive 3/1 student of the protocol's stage 1 (section 2): same start, recipe and
-    validation set, read from its committed logs (validation at every 250 steps, test after 1,000)."""
+    validation set, read from its committed logs (validation at every 250 steps, test after 1,000); its
+    speed when `bench/nat_speed.py` timed it as `stage1-nll`."""
     train, test = (STAGE1_LOGS / f"{kind}-protocol-stage1-nll.log" for kind in ("train", "eval"))
     if not train.is_file() or not test.is_file():
         return "| autoregressive 3/1 | references | not found | | | | | | | | | | |"
@@ -128,7 +94,8 @@ def _stage1_row() -> str:
     curve = " / ".join(f"{float(b):.1f} ({s})" for s, b in valid)
     greedy = re.search(r"^\| greedy \| ([\d.]+) \|", test.read_text(), re.MULTILINE)
     return (f"| autoregressive 3/1 (stage 1 of section 2) | references | {valid[-1][0]} | {curve} | – | – | – | – "
-            f"| {greedy.group(1) if greedy else '–'} (after {valid[-1][0]} steps) | – | – | – | – |")
+            f"| {greedy.group(1) if greedy else '–'} (after {valid[-1][0]} steps) | – | – | – "
+            f"| {_speed(speeds, 'stage1-nll greedy')} |")
 
 
 def significance(records: dict[str, RunRecord], refs: list[str], kept: dict[str, Any]) -> str:
@@ -159,11 +126,9 @@ def p_value(run: RunRecord, base: RunRecord, decoding: str, refs: list[str], kep
     if None in bleus:
         return None
     key = f"{run.name} vs {base.name}, {decoding}"
-    if run.has_hypotheses(decoding) and base.has_hypotheses(decoding):
-        assert run.run_dir is not None and base.run_dir is not None
-        p = paired_p_value([run.run_dir], [base.run_dir], decoding, refs)
-        if p is not None:
-            kept[key] = {"p": p, "bleu": bleus}
+    p = paired_p_value([run], [base], decoding, refs)
+    if p is not None:
+        kept[key] = {"p": p, "bleu": bleus}
         return p
     record = kept.get(key)
     return float(record["p"]) if record is not None and record["bleu"] == bleus else None
@@ -229,7 +194,7 @@ def main() -> int:
     parser.add_argument("--no-docs", action="store_true", help="only print the tables (and keep no p-values)")
     args = parser.parse_args()
     names = [f"{kind}-{source}" for kind in ("cmlm", "ar") for source in SOURCES]
-    records = {n: r for n in names if (r := load_run(args.runs, n, args.logs)) is not None}
+    records = {n: r for n in names if (r := load_nat_run(args.runs, n, args.logs)) is not None}
     kept_path = args.logs / "p_values.json"
     kept = json.loads(kept_path.read_text(encoding="utf-8")) if kept_path.is_file() else {}
     speeds = json.loads(args.speed.read_text())["speeds"] if args.speed.is_file() else {}

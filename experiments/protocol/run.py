@@ -32,10 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from experiments.run_records import archive  # noqa: E402
+
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
 DATA = SHARED / "data" / "bible-es-en"
 RECIPES = Path(__file__).resolve().parent / "recipes"
+# Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py).
+ARCHIVE = REPO / "docs" / "results" / "logs" / "protocol" / "runs"
 
 # Stage-2 rows: the recipe overrides of each objective (weights as in the bundled recipes).
 ROWS: dict[str, list[str]] = {
@@ -65,6 +71,12 @@ class Run:
     @property
     def evaluated(self) -> bool:
         return (self.out / "eval" / "results.json").is_file()
+
+    @property
+    def archive(self) -> Path:
+        """Where its records are kept in the repository: "stage1-nll", "stage2-nll-ka-s1"."""
+        stage2 = self.out.parent.name.startswith("stage2-")
+        return ARCHIVE / (f"{self.out.parent.name}-{self.out.name}" if stage2 else self.out.name)
 
 
 def stage1_runs(out: Path) -> list[Run]:
@@ -123,8 +135,11 @@ def _claim(run: Run) -> bool:
 
 
 def execute(run: Run, logs: Path, dry_run: bool) -> None:
-    """Train (or resume) and evaluate one run, skipping what is already finished or claimed."""
+    """Train (or resume) and evaluate one run, skipping what is already finished or claimed; then keep its
+    records in the repository."""
     if run.done and run.evaluated:
+        if not dry_run and not (run.archive / "results.json").is_file():
+            archive(run.out, run.archive)
         return
     if not dry_run and not _claim(run):
         _log(f"{run.name}: another driver is on it")
@@ -152,7 +167,9 @@ def _train_and_evaluate(run: Run, logs: Path, dry_run: bool) -> None:
             _call([*kd, "evaluate", "--model", str(run.out / "final"), "--data", str(DATA / "test.tsv"),
                    "--beams", "1,5", "--max-len", "160", "--engine", "ctranslate2", "--threads", "1",
                    "--out", str(run.out / "eval")], logs / f"eval-{run.out.parent.name}-{run.name}.log")
-    _log(f"{run.name}: done")
+    if not dry_run:
+        archive(run.out, run.archive)
+    _log(f"{run.name}: done (records kept in {run.archive.relative_to(REPO)})")
 
 
 def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool, seq_data: bool = True) -> None:

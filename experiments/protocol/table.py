@@ -14,7 +14,6 @@ entropy at every validation, averaged over seeds (table and docs/img/protocol-di
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -24,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import DATA, ROWS  # noqa: E402
+from experiments.protocol.run import ARCHIVE, DATA, ROWS  # noqa: E402
+from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
 LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k=8)", "ka": "KA (λ=0.5, k'=8)",
@@ -33,24 +33,9 @@ LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k
 DECODINGS = ("greedy", "beam5")
 
 
-def events(run: Path, name: str) -> list[dict[str, Any]]:
-    path = run / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-            if r.get("event") == name]
-
-
-def train_minutes(run: Path) -> float:
-    times = [r["time"] for r in events(run, "train")]
-    return (max(times) - min(times)) / 60 if len(times) > 1 else 0.0
-
-
-def eval_results(run: Path) -> dict[str, Any] | None:
-    path = run / "eval" / "results.json"
-    if not path.is_file():
-        return None
-    return {r["decoding"]: r for r in json.loads(path.read_text())["results"]}
+def record(out: Path, folder: str) -> RunRecord | None:
+    """The run `out`/`folder` (e.g. "stage2-nll/ka-s1"), or its archive in ARCHIVE when runs/ is gone."""
+    return load_run(out / folder, ARCHIVE / folder.replace("/", "-"))
 
 
 def _fmt(values: list[float]) -> str:
@@ -65,33 +50,35 @@ def stage1_table(out: Path) -> str:
     lines = ["| stage-1 student | training data | steps | best valid BLEU (step) | test BLEU greedy | test BLEU beam 5 "
              "| train minutes |", "|" + " --- |" * 7]
     for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
-        run = out / name
-        evals = events(run, "eval")
-        if not evals:
+        run = record(out, name)
+        evals = run.events("eval") if run else []
+        if run is None or not evals:
             lines.append(f"| {name} | {data} | not run | | | | |")
             continue
         best = max(evals, key=lambda r: r["valid_bleu"])
-        scores = eval_results(run) or {}
-        cells = [f"{scores[d]['scores']['bleu']:.2f}" if d in scores else "–" for d in DECODINGS]
+        cells = ["–" if (b := run.bleu(d)) is None else f"{b:.2f}" for d in DECODINGS]
         lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
-                     f"| {cells[0]} | {cells[1]} | {train_minutes(run):.0f} |")
+                     f"| {cells[0]} | {cells[1]} | {run.train_minutes():.0f} |")
     return "\n".join(lines)
 
 
-def _hypotheses(runs: list[Path], decoding: str) -> list[str]:
-    return [h for run in runs for h in (run / "eval" / f"hyp.{decoding}.txt").read_text().splitlines()]
-
-
-def paired_p_value(system: list[Path], baseline: list[Path], decoding: str, refs: list[str]) -> float | None:
-    """Paired bootstrap p-value of BLEU over the seeds both have, outputs concatenated seed by seed."""
+def paired_p_value(system: list[RunRecord], baseline: list[RunRecord], decoding: str,
+                   refs: list[str]) -> float | None:
+    """Paired bootstrap p-value of BLEU over the seeds both have, outputs concatenated seed by seed; None
+    when there is nothing to pair or a run's test outputs were not kept."""
     from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest
 
-    seeds = [(s, b) for s, b in zip(system, baseline, strict=False)]
+    seeds = list(zip(system, baseline, strict=False))
     if not seeds or system == baseline:
         return None
-    sys_hyps = _hypotheses([s for s, _ in seeds], decoding)
-    base_hyps = _hypotheses([b for _, b in seeds], decoding)
+    sys_hyps, base_hyps = [], []
+    for mine, theirs in seeds:
+        a, b = mine.hypotheses(decoding), theirs.hypotheses(decoding)
+        if a is None or b is None:
+            return None
+        sys_hyps += a
+        base_hyps += b
     test = PairedTest([("baseline", base_hyps), ("system", sys_hyps)], {"BLEU": BLEU()}, [refs * len(seeds)],
                       test_type="bs", n_samples=1000)
     _, scores = test()
@@ -99,25 +86,30 @@ def paired_p_value(system: list[Path], baseline: list[Path], decoding: str, refs
     return float(result.p_value)
 
 
+def stage2_records(out: Path, base: str, row: str) -> list[RunRecord]:
+    """The evaluated seeds of a stage-2 row, in seed order, from runs/ or from their archives."""
+    folders = {p.name for p in (out / f"stage2-{base}").glob(f"{row}-s*")}
+    folders |= {p.name.removeprefix(f"stage2-{base}-") for p in ARCHIVE.glob(f"stage2-{base}-{row}-s*")}
+    found = [r for name in sorted(folders) if (r := record(out, f"stage2-{base}/{name}")) is not None and r.results]
+    return found
+
+
 def stage2_table(out: Path, base: str) -> str:
     refs = read_corpus(DATA / "test.tsv").targets()
-    root = out / f"stage2-{base}"
-    runs = {row: sorted((p for p in root.glob(f"{row}-s*") if eval_results(p) is not None), key=lambda p: p.name)
-            for row in ROWS}
+    runs = {row: stage2_records(out, base, row) for row in ROWS}
     lines = ["| objective | seeds | BLEU greedy | BLEU beam 5 | chrF greedy | p vs control (greedy / beam 5) "
              "| p vs Word-KD (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
     for row, found in runs.items():
         if not found:
             lines.append(f"| {LABELS[row]} | 0 | not run | | | | | |")
             continue
-        scores = [eval_results(p) or {} for p in found]
-        bleu = {d: [s[d]["scores"]["bleu"] for s in scores if d in s] for d in DECODINGS}
-        chrf = [s["greedy"]["scores"]["chrf"] for s in scores]
+        bleu = {d: [b for r in found if (b := r.bleu(d)) is not None] for d in DECODINGS}
+        chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
         tests = []
         for other in ("control", "word_kd"):
             ps = [paired_p_value(found, runs[other], d, refs) if runs[other] else None for d in DECODINGS]
             tests.append(" / ".join("–" if p is None else f"{p:.3f}" for p in ps))
-        minutes = statistics.mean(train_minutes(p) for p in found)
+        minutes = statistics.mean(r.train_minutes() for r in found)
         lines.append(f"| {LABELS[row]} | {len(found)} | {_fmt(bleu['greedy'])} | {_fmt(bleu['beam5'])} "
                      f"| {_fmt(chrf)} | {tests[0]} | {tests[1]} | {minutes:.0f} |")
     return "\n".join(lines)
@@ -125,12 +117,11 @@ def stage2_table(out: Path, base: str) -> str:
 
 def diagnostics(out: Path, base: str) -> tuple[str, dict[str, dict[int, dict[str, float]]]]:
     """Mean diagnostics over seeds at each validation step, per objective."""
-    root = out / f"stage2-{base}"
     series: dict[str, dict[int, dict[str, float]]] = {}
     for row in ROWS:
         by_step: dict[int, list[dict[str, Any]]] = {}
-        for run in root.glob(f"{row}-s*"):
-            for r in events(run, "eval"):
+        for run in stage2_records(out, base, row):
+            for r in run.events("eval"):
                 if "diag_topk_precision" in r:
                     by_step.setdefault(r["step"], []).append(r)
         series[row] = {step: {k: statistics.mean(r[k] for r in rs) for k in
