@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
+from experiments.protocol.run import ARCHIVE as PROTOCOL_ARCHIVE  # noqa: E402
 from experiments.protocol.table import paired_p_value  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
 TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
-STAGE1_LOGS = REPO / "docs" / "results" / "logs" / "protocol"
+STAGE1_RUN = REPO / "runs" / "protocol" / "stage1-nll"
 LOGS = REPO / "docs" / "results" / "logs" / "nat"
 SOURCES = {"raw": "references", "seq_kd": "Seq-KD (beam 5)", "seq_inter": "Seq-Inter (5-best, sentence BLEU)",
            "seq_inter_chrf": "Seq-Inter (5-best, sentence chrF)"}
@@ -85,16 +85,16 @@ def students_table(records: dict[str, RunRecord], speeds: dict[str, Any], teache
 
 def _stage1_row(speeds: dict[str, Any]) -> str:
     """The autoregressive 3/1 student of the protocol's stage 1 (section 2): same start, recipe and
-    validation set, read from its committed logs (validation at every 250 steps, test after 1,000); its
+    validation set (validation every 250 steps, test after 1,000), from runs/protocol or its archive; its
     speed when `bench/nat_speed.py` timed it as `stage1-nll`."""
-    train, test = (STAGE1_LOGS / f"{kind}-protocol-stage1-nll.log" for kind in ("train", "eval"))
-    if not train.is_file() or not test.is_file():
-        return "| autoregressive 3/1 | references | not found | | | | | | | | | | |"
-    valid = re.findall(r"eval: step=(\d+), valid_nll=[\d.]+, valid_bleu=([\d.]+)", train.read_text())
-    curve = " / ".join(f"{float(b):.1f} ({s})" for s, b in valid)
-    greedy = re.search(r"^\| greedy \| ([\d.]+) \|", test.read_text(), re.MULTILINE)
-    return (f"| autoregressive 3/1 (stage 1 of section 2) | references | {valid[-1][0]} | {curve} | – | – | – | – "
-            f"| {greedy.group(1) if greedy else '–'} (after {valid[-1][0]} steps) | – | – | – "
+    run = load_run(STAGE1_RUN, PROTOCOL_ARCHIVE / "stage1-nll")
+    valid = run.events("eval") if run else []
+    if run is None or not valid or run.bleu("greedy") is None:
+        return "| autoregressive 3/1 (stage 1 of section 2) | references | not found | | | | | | | | | | |"
+    curve = " / ".join(f"{r['valid_bleu']:.1f} ({r['step']})" for r in valid)
+    steps = valid[-1]["step"]
+    return (f"| autoregressive 3/1 (stage 1 of section 2) | references | {steps} | {curve} "
+            f"| {run.train_minutes():.0f} | – | – | – | {run.bleu('greedy'):.2f} (after {steps} steps) | – | – | – "
             f"| {_speed(speeds, 'stage1-nll greedy')} |")
 
 
