@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import ARCHIVE as PROTOCOL_ARCHIVE  # noqa: E402
+from experiments.protocol.run import archive_dir  # noqa: E402
 from experiments.protocol.table import paired_p_value  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
@@ -87,7 +87,7 @@ def _stage1_row(speeds: dict[str, Any]) -> str:
     """The autoregressive 3/1 student of the protocol's stage 1 (section 2): same start, recipe and
     validation set (validation every 250 steps, test after 1,000), from runs/protocol or its archive; its
     speed when `bench/nat_speed.py` timed it as `stage1-nll`."""
-    run = load_run(STAGE1_RUN, PROTOCOL_ARCHIVE / "stage1-nll")
+    run = load_run(STAGE1_RUN, archive_dir("stage1-nll"))
     valid = run.events("eval") if run else []
     if run is None or not valid or run.bleu("greedy") is None:
         return "| autoregressive 3/1 (stage 1 of section 2) | references | not found | | | | | | | | | | |"

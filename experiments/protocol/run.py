@@ -74,9 +74,14 @@ class Run:
 
     @property
     def archive(self) -> Path:
-        """Where its records are kept in the repository: "stage1-nll", "stage2-nll-ka-s1"."""
+        """Where its records are kept in the repository."""
         stage2 = self.out.parent.name.startswith("stage2-")
-        return ARCHIVE / (f"{self.out.parent.name}-{self.out.name}" if stage2 else self.out.name)
+        return archive_dir(f"{self.out.parent.name}/{self.out.name}" if stage2 else self.out.name)
+
+
+def archive_dir(folder: str) -> Path:
+    """Where the run in `--out`/`folder` ("stage1-nll", "stage2-nll/ka-s1") is kept: ARCHIVE/stage2-nll-ka-s1."""
+    return ARCHIVE / folder.replace("/", "-")
 
 
 def stage1_runs(out: Path) -> list[Run]:

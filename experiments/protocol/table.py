@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import ARCHIVE, DATA, ROWS  # noqa: E402
+from experiments.protocol.run import ARCHIVE, DATA, ROWS, archive_dir  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
@@ -35,7 +35,7 @@ DECODINGS = ("greedy", "beam5")
 
 def record(out: Path, folder: str) -> RunRecord | None:
     """The run `out`/`folder` (e.g. "stage2-nll/ka-s1"), or its archive in ARCHIVE when runs/ is gone."""
-    return load_run(out / folder, ARCHIVE / folder.replace("/", "-"))
+    return load_run(out / folder, archive_dir(folder))
 
 
 def _fmt(values: list[float]) -> str:
@@ -90,8 +90,7 @@ def stage2_records(out: Path, base: str, row: str) -> list[RunRecord]:
     """The evaluated seeds of a stage-2 row, in seed order, from runs/ or from their archives."""
     folders = {p.name for p in (out / f"stage2-{base}").glob(f"{row}-s*")}
     folders |= {p.name.removeprefix(f"stage2-{base}-") for p in ARCHIVE.glob(f"stage2-{base}-{row}-s*")}
-    found = [r for name in sorted(folders) if (r := record(out, f"stage2-{base}/{name}")) is not None and r.results]
-    return found
+    return [r for name in sorted(folders) if (r := record(out, f"stage2-{base}/{name}")) is not None and r.results]
 
 
 def stage2_table(out: Path, base: str) -> str:
