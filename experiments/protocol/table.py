@@ -47,19 +47,30 @@ def _fmt(values: list[float]) -> str:
 
 
 def stage1_table(out: Path) -> str:
+    """Each stage-1 student, with a paired bootstrap test of the Seq-KD base against the NLL base."""
     lines = ["| stage-1 student | training data | steps | best valid BLEU (step) | test BLEU greedy | test BLEU beam 5 "
-             "| train minutes |", "|" + " --- |" * 7]
+             "| p vs stage1-nll (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
+    nll = record(out, "stage1-nll")
     for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
         run = record(out, name)
         evals = run.events("eval") if run else []
         if run is None or not evals:
-            lines.append(f"| {name} | {data} | not run | | | | |")
+            lines.append(f"| {name} | {data} | not run | | | | | |")
             continue
         best = max(evals, key=lambda r: r["valid_bleu"])
         cells = ["–" if (b := run.bleu(d)) is None else f"{b:.2f}" for d in DECODINGS]
         lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
-                     f"| {cells[0]} | {cells[1]} | {run.train_minutes():.0f} |")
+                     f"| {cells[0]} | {cells[1]} | {_p_cells(run, nll)} | {run.train_minutes():.0f} |")
     return "\n".join(lines)
+
+
+def _p_cells(run: RunRecord, baseline: RunRecord | None) -> str:
+    """"p greedy / p beam 5" of `run` against `baseline`, "– / –" for the baseline itself or a missing one."""
+    if baseline is None or run.name == baseline.name:
+        return "– / –"
+    refs = read_corpus(DATA / "test.tsv").targets()
+    ps = [paired_p_value([run], [baseline], d, refs) for d in DECODINGS]
+    return " / ".join("–" if p is None else f"{p:.3f}" for p in ps)
 
 
 def paired_p_value(system: list[RunRecord], baseline: list[RunRecord], decoding: str,
