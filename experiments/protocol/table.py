@@ -51,6 +51,7 @@ def stage1_table(out: Path) -> str:
     lines = ["| stage-1 student | training data | steps | best valid BLEU (step) | test BLEU greedy | test BLEU beam 5 "
              "| p vs stage1-nll (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
     nll = record(out, "stage1-nll")
+    refs = read_corpus(DATA / "test.tsv").targets()
     for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
         run = record(out, name)
         evals = run.events("eval") if run else []
@@ -60,16 +61,13 @@ def stage1_table(out: Path) -> str:
         best = max(evals, key=lambda r: r["valid_bleu"])
         cells = ["–" if (b := run.bleu(d)) is None else f"{b:.2f}" for d in DECODINGS]
         lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
-                     f"| {cells[0]} | {cells[1]} | {_p_cells(run, nll)} | {run.train_minutes():.0f} |")
+                     f"| {cells[0]} | {cells[1]} | {_p_cells([run], [nll] if nll else [], refs)} | {run.train_minutes():.0f} |")
     return "\n".join(lines)
 
 
-def _p_cells(run: RunRecord, baseline: RunRecord | None) -> str:
-    """"p greedy / p beam 5" of `run` against `baseline`, "– / –" for the baseline itself or a missing one."""
-    if baseline is None or run.name == baseline.name:
-        return "– / –"
-    refs = read_corpus(DATA / "test.tsv").targets()
-    ps = [paired_p_value([run], [baseline], d, refs) for d in DECODINGS]
+def _p_cells(system: list[RunRecord], baseline: list[RunRecord], refs: list[str]) -> str:
+    """"p greedy / p beam 5" of `system` against `baseline`; "–" where there is nothing to test."""
+    ps = [paired_p_value(system, baseline, d, refs) for d in DECODINGS]
     return " / ".join("–" if p is None else f"{p:.3f}" for p in ps)
 
 
@@ -115,10 +113,7 @@ def stage2_table(out: Path, base: str) -> str:
             continue
         bleu = {d: [b for r in found if (b := r.bleu(d)) is not None] for d in DECODINGS}
         chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
-        tests = []
-        for other in ("control", "word_kd"):
-            ps = [paired_p_value(found, runs[other], d, refs) if runs[other] else None for d in DECODINGS]
-            tests.append(" / ".join("–" if p is None else f"{p:.3f}" for p in ps))
+        tests = [_p_cells(found, runs[other], refs) for other in ("control", "word_kd")]
         minutes = statistics.mean(r.train_minutes() for r in found)
         lines.append(f"| {LABELS[row]} | {len(found)} | {_fmt(bleu['greedy'])} | {_fmt(bleu['beam5'])} "
                      f"| {_fmt(chrf)} | {tests[0]} | {tests[1]} | {minutes:.0f} |")
