@@ -60,8 +60,9 @@ def stage1_table(out: Path) -> str:
             continue
         best = max(evals, key=lambda r: r["valid_bleu"])
         cells = ["–" if (b := run.bleu(d)) is None else f"{b:.2f}" for d in DECODINGS]
+        p_cells = _p_cells([run], [nll] if nll else [], refs)
         lines.append(f"| {name} | {data} | {evals[-1]['step']} | {best['valid_bleu']:.2f} ({best['step']}) "
-                     f"| {cells[0]} | {cells[1]} | {_p_cells([run], [nll] if nll else [], refs)} | {run.train_minutes():.0f} |")
+                     f"| {cells[0]} | {cells[1]} | {p_cells} | {run.train_minutes():.0f} |")
     return "\n".join(lines)
 
 
