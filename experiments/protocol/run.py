@@ -84,17 +84,39 @@ def archive_dir(folder: str) -> Path:
     return ARCHIVE / folder.replace("/", "-")
 
 
+@dataclass(frozen=True)
+class Base:
+    """A stage-1 student that stage 2 can start from: its run name, training data and recipe overrides."""
+
+    run: str
+    data: str  # what it trains on, as the tables say it
+    seq_kd: bool = False  # trained on the teacher's beam-5 output rather than the references
+    sets: tuple[str, ...] = ()
+
+
+BASES: dict[str, Base] = {
+    "nll": Base("stage1-nll", "references"),
+    "seqkd": Base("stage1-seqkd", "teacher's beam-5 output (Seq-KD)", seq_kd=True),
+    # The NLL base trained twice as long (still stopped early when validation BLEU stops improving).
+    "nll-long": Base("stage1-nll-long", "references", sets=("max_steps=2000",)),
+}
+
+
 def stage1_runs(out: Path) -> list[Run]:
-    shrunk = out / "shrunk-3-1"
-    seq = out / "data" / "seq-full"
-    return [Run("stage1-nll", out / "stage1-nll", RECIPES / "stage1_nll.yaml", [f"student.init_from={shrunk}"]),
-            Run("stage1-seqkd", out / "stage1-seqkd", RECIPES / "stage1_nll.yaml",
-                [f"student.init_from={shrunk}", f"data.train={seq / 'seq_kd.tsv'}", "name=stage1-seqkd"])]
+    """One run per stage-1 base, each from the shrunk teacher."""
+    seq = out / "data" / "seq-full" / "seq_kd.tsv"
+    runs = []
+    for base in BASES.values():
+        sets = [f"student.init_from={out / 'shrunk-3-1'}", f"name={base.run}", *base.sets]
+        if base.seq_kd:
+            sets.append(f"data.train={seq}")
+        runs.append(Run(base.run, out / base.run, RECIPES / "stage1_nll.yaml", sets))
+    return runs
 
 
 def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher: str) -> list[Run]:
-    start = out / f"stage1-{base}" / "final"
-    train = out / "data" / "seq-full" / "seq_kd.tsv" if base == "seqkd" else DATA / "train.tsv"
+    start = out / BASES[base].run / "final"
+    train = out / "data" / "seq-full" / "seq_kd.tsv" if BASES[base].seq_kd else DATA / "train.tsv"
     runs = []
     for seed in seeds:
         for row in rows:
@@ -203,7 +225,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=("1", "2"), required=True)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
-    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll",
+    parser.add_argument("--base", choices=tuple(BASES), default="nll",
                         help="stage-1 student that stage 2 starts from")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"stage-2 rows (default: all of {', '.join(ROWS)})")
     parser.add_argument("--seeds", default="1,2,3")
@@ -231,7 +253,8 @@ def main() -> int:
         if args.only:
             runs = [r for r in runs if r.name in args.only.split(",")]
         if args.stage == "1":
-            prepare_stage1(args.out, teacher, logs, args.dry_run, any(r.name == "stage1-seqkd" for r in runs))
+            seq_data = any(b.seq_kd and b.run == r.name for b in BASES.values() for r in runs)
+            prepare_stage1(args.out, teacher, logs, args.dry_run, seq_data)
             if args.prepare_only:
                 runs = []
         for run in runs:

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import ARCHIVE, DATA, ROWS, archive_dir  # noqa: E402
+from experiments.protocol.run import ARCHIVE, BASES, DATA, ROWS, archive_dir  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
@@ -47,12 +47,12 @@ def _fmt(values: list[float]) -> str:
 
 
 def stage1_table(out: Path) -> str:
-    """Each stage-1 student, with a paired bootstrap test of the Seq-KD base against the NLL base."""
+    """Each stage-1 student, with a paired bootstrap test of every other base against the NLL base."""
     lines = ["| stage-1 student | training data | steps | best valid BLEU (step) | test BLEU greedy | test BLEU beam 5 "
              "| p vs stage1-nll (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
     nll = record(out, "stage1-nll")
     refs = read_corpus(DATA / "test.tsv").targets()
-    for name, data in (("stage1-nll", "references"), ("stage1-seqkd", "teacher's beam-5 output (Seq-KD)")):
+    for name, data in ((b.run, b.data) for b in BASES.values()):
         run = record(out, name)
         evals = run.events("eval") if run else []
         if run is None or not evals:
@@ -169,7 +169,7 @@ def plot(series: dict[str, dict[int, dict[str, float]]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
-    parser.add_argument("--base", choices=("nll", "seqkd"), default="nll")
+    parser.add_argument("--base", choices=tuple(BASES), default="nll")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     one, two = stage1_table(args.out), stage2_table(args.out, args.base)
