@@ -102,21 +102,25 @@ BASES: dict[str, Base] = {
 }
 
 
+def seq_kd_data(out: Path) -> Path:
+    """The whole training set translated by the teacher (`kd distill-data`), made once under `out`."""
+    return out / "data" / "seq-full" / "seq_kd.tsv"
+
+
 def stage1_runs(out: Path) -> list[Run]:
     """One run per stage-1 base, each from the shrunk teacher."""
-    seq = out / "data" / "seq-full" / "seq_kd.tsv"
     runs = []
     for base in BASES.values():
         sets = [f"student.init_from={out / 'shrunk-3-1'}", f"name={base.run}", *base.sets]
         if base.seq_kd:
-            sets.append(f"data.train={seq}")
+            sets.append(f"data.train={seq_kd_data(out)}")
         runs.append(Run(base.run, out / base.run, RECIPES / "stage1_nll.yaml", sets))
     return runs
 
 
 def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher: str) -> list[Run]:
     start = out / BASES[base].run / "final"
-    train = out / "data" / "seq-full" / "seq_kd.tsv" if BASES[base].seq_kd else DATA / "train.tsv"
+    train = seq_kd_data(out) if BASES[base].seq_kd else DATA / "train.tsv"
     runs = []
     for seed in seeds:
         for row in rows:
@@ -205,10 +209,10 @@ def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool, seq_data:
     if not (out / "shrunk-3-1" / "manifest.json").is_file() and not dry_run:
         _call([*kd, "model", "shrink", "--teacher", str(TEACHER), "--decoder-layers", "0",
                "--out", str(out / "shrunk-3-1")], logs / "shrink.log")
-    if seq_data and not (out / "data" / "seq-full" / "seq_kd.tsv").is_file() and not dry_run:
+    if seq_data and not seq_kd_data(out).is_file() and not dry_run:
         _log("Seq-KD data of the whole training set (beam 5, 5-best)")
         _call([*kd, "distill-data", "--teacher", teacher, "--data", str(DATA / "train.tsv"),
-               "--out", str(out / "data" / "seq-full"), "--beam", "5", "--nbest", "5", "--chunk-size", "512"],
+               "--out", str(seq_kd_data(out).parent), "--beam", "5", "--nbest", "5", "--chunk-size", "512"],
               logs / "distill-full.log")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.protocol.run import BASES, DATA, ROWS, stage1_runs, stage2_runs
+from experiments.protocol.run import BASES, DATA, ROWS, seq_kd_data, stage1_runs, stage2_runs
 
 
 def test_every_base_is_one_stage1_run_from_the_shrunk_teacher_with_its_overrides(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_stage2_starts_from_its_base_and_trains_on_its_data(tmp_path: Path) -> N
     for name, base in BASES.items():
         [run] = stage2_runs(tmp_path, name, ["control"], [1], "127.0.0.1:1")
         assert f"student.init_from={tmp_path / base.run / 'final'}" in run.sets
-        train = tmp_path / "data" / "seq-full" / "seq_kd.tsv" if base.seq_kd else DATA / "train.tsv"
+        train = seq_kd_data(tmp_path) if base.seq_kd else DATA / "train.tsv"
         assert f"data.train={train}" in run.sets
 
 
