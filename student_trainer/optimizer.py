@@ -21,11 +21,22 @@ def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def lr_factor(spec: OptimSpec) -> Callable[[int], float]:
+    """LR factor at this run's 0-based step: the inverse-square-root schedule continued from
+    `spec.schedule_offset`, ramped up linearly over the first `spec.rewarmup_steps`."""
+    schedule = inverse_sqrt(spec.warmup_steps)
+
+    def factor(step: int) -> float:
+        ramp = min((step + 1) / spec.rewarmup_steps, 1.0) if spec.rewarmup_steps > 0 else 1.0
+        return ramp * schedule(spec.schedule_offset + step)
+    return factor
+
+
 def build_optimizer(model: nn.Module, spec: OptimSpec) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
     """Adam over the trainable parameters and its LR schedule (stepped once per optimiser step)."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, inverse_sqrt(spec.warmup_steps))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(spec))
 
 
 def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -92,7 +92,12 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class OptimSpec:
-    """Adam with a linear warm-up followed by inverse-square-root decay."""
+    """Adam with a linear warm-up followed by inverse-square-root decay.
+
+    A fine-tune can continue the schedule of the run it starts from instead of restarting it:
+    `schedule_offset` is the optimiser steps that run had taken (the schedule starts there), and
+    `rewarmup_steps` ramps this run's first steps linearly up to that point of the schedule, because
+    Adam's moment estimates start afresh."""
 
     lr: float = 7e-4
     betas: tuple[float, float] = (0.9, 0.98)
@@ -100,6 +105,8 @@ class OptimSpec:
     weight_decay: float = 0.0
     warmup_steps: int = 1000
     clip_norm: float = 1.0
+    schedule_offset: int = 0
+    rewarmup_steps: int = 0
 
 
 @dataclass(frozen=True)

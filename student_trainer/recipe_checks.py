@@ -89,7 +89,9 @@ def _optim_problems(r: Recipe) -> list[Problem]:
     out = [*_positive("optim.lr", o.lr), *_positive("optim.eps", o.eps),
            *_positive("optim.weight_decay", o.weight_decay, allow_zero=True),
            *_positive("optim.warmup_steps", o.warmup_steps, allow_zero=True),
-           *_positive("optim.clip_norm", o.clip_norm, allow_zero=True)]
+           *_positive("optim.clip_norm", o.clip_norm, allow_zero=True),
+           *_positive("optim.schedule_offset", o.schedule_offset, allow_zero=True),
+           *_positive("optim.rewarmup_steps", o.rewarmup_steps, allow_zero=True)]
     if not all(0.0 <= b < 1.0 for b in o.betas):
         out.append(("optim.betas", f"both must be in [0, 1), got {list(o.betas)}"))
     return out

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import archive_dir  # noqa: E402
+from experiments.protocol.plan import archive_dir  # noqa: E402
 from experiments.protocol.table import paired_p_value  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402

@@ -17,6 +17,7 @@ Usage:
   python experiments/protocol/run.py --stage 1            # stage-1 students (and the Seq-KD data first)
   python experiments/protocol/run.py --stage 2 --seeds 1,2,3 --parallel 2
   python experiments/protocol/run.py --stage 2 --rows word_kd,ka --seeds 1 --dry-run
+  python experiments/protocol/run.py --stage 2 --base nll-long --recipe continue   # stage 1's LR, continued
 Then `python experiments/protocol/table.py` writes the tables for docs/results.md.
 """
 
@@ -28,107 +29,24 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from experiments.protocol.plan import (  # noqa: E402
+    BASES,
+    DATA,
+    REPO,
+    ROWS,
+    STAGE2,
+    TEACHER,
+    Run,
+    base_step,
+    seq_kd_data,
+    stage1_runs,
+    stage2_runs,
+)
 from experiments.run_records import archive  # noqa: E402
-
-SHARED = REPO.parent / "shared"
-TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-DATA = SHARED / "data" / "bible-es-en"
-RECIPES = Path(__file__).resolve().parent / "recipes"
-# Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py).
-ARCHIVE = REPO / "docs" / "results" / "logs" / "protocol" / "runs"
-
-# Stage-2 rows: the recipe overrides of each objective (weights as in the bundled recipes).
-ROWS: dict[str, list[str]] = {
-    "control": ["loss.kind=nll"],
-    "word_kd": ["loss.kind=word_kd", "loss.alpha=0.5", "loss.k=8"],
-    "ka": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8"],
-    "jsd": ["loss.kind=jsd", "loss.alpha=0.5", "loss.beta=0.5", "loss.k=8", "loss.k_prime=8"],
-    "tie_kd": ["loss.kind=tie_kd", "loss.alpha=0.5", "loss.k=8", "loss.margin=1.0", "loss.rank_weight=1.0"],
-    "ka_on_policy": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8", "loss.on_policy=sample"],
-    "ka_sampled": ["loss.kind=ka_sampled", "loss.lam=0.5"],
-}
-
-
-@dataclass
-class Run:
-    """One training run and its evaluation."""
-
-    name: str
-    out: Path
-    recipe: Path
-    sets: list[str] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        return (self.out / "final" / "manifest.json").is_file()
-
-    @property
-    def evaluated(self) -> bool:
-        return (self.out / "eval" / "results.json").is_file()
-
-    @property
-    def archive(self) -> Path:
-        """Where its records are kept in the repository."""
-        stage2 = self.out.parent.name.startswith("stage2-")
-        return archive_dir(f"{self.out.parent.name}/{self.out.name}" if stage2 else self.out.name)
-
-
-def archive_dir(folder: str) -> Path:
-    """Where the run in `--out`/`folder` ("stage1-nll", "stage2-nll/ka-s1") is kept: ARCHIVE/stage2-nll-ka-s1."""
-    return ARCHIVE / folder.replace("/", "-")
-
-
-@dataclass(frozen=True)
-class Base:
-    """A stage-1 student that stage 2 can start from: its run name, training data and recipe overrides."""
-
-    run: str
-    data: str  # what it trains on, as the tables say it
-    seq_kd: bool = False  # trained on the teacher's beam-5 output rather than the references
-    sets: tuple[str, ...] = ()
-
-
-BASES: dict[str, Base] = {
-    "nll": Base("stage1-nll", "references"),
-    "seqkd": Base("stage1-seqkd", "teacher's beam-5 output (Seq-KD)", seq_kd=True),
-    # The NLL base trained twice as long (still stopped early when validation BLEU stops improving).
-    "nll-long": Base("stage1-nll-long", "references", sets=("max_steps=2000",)),
-}
-
-
-def seq_kd_data(out: Path) -> Path:
-    """The whole training set translated by the teacher (`kd distill-data`), made once under `out`."""
-    return out / "data" / "seq-full" / "seq_kd.tsv"
-
-
-def stage1_runs(out: Path) -> list[Run]:
-    """One run per stage-1 base, each from the shrunk teacher."""
-    runs = []
-    for base in BASES.values():
-        sets = [f"student.init_from={out / 'shrunk-3-1'}", f"name={base.run}", *base.sets]
-        if base.seq_kd:
-            sets.append(f"data.train={seq_kd_data(out)}")
-        runs.append(Run(base.run, out / base.run, RECIPES / "stage1_nll.yaml", sets))
-    return runs
-
-
-def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher: str) -> list[Run]:
-    start = out / BASES[base].run / "final"
-    train = seq_kd_data(out) if BASES[base].seq_kd else DATA / "train.tsv"
-    runs = []
-    for seed in seeds:
-        for row in rows:
-            name = f"{row}-s{seed}"
-            sets = [f"student.init_from={start}", f"student.seed={seed}", f"data.train={train}", f"name={name}",
-                    f"teacher.endpoints={teacher}", *ROWS[row]]
-            runs.append(Run(name, out / f"stage2-{base}" / name, RECIPES / "stage2.yaml", sets))
-    return runs
 
 
 def _log(message: str) -> None:
@@ -231,6 +149,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
     parser.add_argument("--base", choices=tuple(BASES), default="nll",
                         help="stage-1 student that stage 2 starts from")
+    parser.add_argument("--recipe", choices=tuple(STAGE2), default="restart",
+                        help="stage 2: restart the learning rate (stage2.yaml) or continue the base's schedule "
+                             "(stage2_continue.yaml)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"stage-2 rows (default: all of {', '.join(ROWS)})")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
@@ -246,6 +167,11 @@ def main() -> int:
     unknown = set(args.rows.split(",")) - set(ROWS)
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; choose from {', '.join(ROWS)}")
+    if args.stage == "2" and STAGE2[args.recipe].continues:
+        try:
+            base_step(args.out, args.base)
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
     services = (None, None) if args.teacher or args.dry_run else _start_teacher("ctranslate2")
     teacher = args.teacher or (getattr(services[1], "target", "127.0.0.1:1"))
     try:
@@ -253,7 +179,7 @@ def main() -> int:
             runs = stage1_runs(args.out)
         else:
             runs = stage2_runs(args.out, args.base, args.rows.split(","), [int(s) for s in args.seeds.split(",")],
-                               teacher)
+                               teacher, args.recipe)
         if args.only:
             runs = [r for r in runs if r.name in args.only.split(",")]
         if args.stage == "1":

@@ -1,6 +1,6 @@
 """The protocol's tables for docs/results.md, from the runs of experiments/protocol/run.py.
 
-    python experiments/protocol/table.py [--out runs/protocol] [--base nll] [--no-docs]
+    python experiments/protocol/table.py [--out runs/protocol] [--base nll] [--recipe restart] [--no-docs]
 
 Stage 1: each stage-1 student (steps, where validation peaked, test BLEU). Stage 2: per objective, the mean
 ± standard deviation over seeds of BLEU (greedy, beam 5) and chrF on the whole test set, and sacrebleu's
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.run import ARCHIVE, BASES, DATA, ROWS, archive_dir  # noqa: E402
+from experiments.protocol.plan import ARCHIVE, BASES, DATA, ROWS, STAGE2, archive_dir, stage2_folder  # noqa: E402
 from experiments.run_records import RunRecord, load_run  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
@@ -96,37 +96,46 @@ def paired_p_value(system: list[RunRecord], baseline: list[RunRecord], decoding:
     return float(result.p_value)
 
 
-def stage2_records(out: Path, base: str, row: str) -> list[RunRecord]:
-    """The evaluated seeds of a stage-2 row, in seed order, from runs/ or from their archives."""
-    folders = {p.name for p in (out / f"stage2-{base}").glob(f"{row}-s*")}
-    folders |= {p.name.removeprefix(f"stage2-{base}-") for p in ARCHIVE.glob(f"stage2-{base}-{row}-s*")}
-    return [r for name in sorted(folders) if (r := record(out, f"stage2-{base}/{name}")) is not None and r.results]
+def stage2_records(out: Path, folder: str, row: str) -> list[RunRecord]:
+    """The evaluated seeds of a stage-2 row in `folder` ("stage2-nll"), in seed order, from runs/ or from their
+    archives."""
+    names = {p.name for p in (out / folder).glob(f"{row}-s*")}
+    names |= {p.name.removeprefix(f"{folder}-") for p in ARCHIVE.glob(f"{folder}-{row}-s*")}
+    return [r for name in sorted(names) if (r := record(out, f"{folder}/{name}")) is not None and r.results]
 
 
-def stage2_table(out: Path, base: str) -> str:
+def stage2_table(out: Path, folder: str, other_recipe: str | None = None) -> str:
+    """Per objective: BLEU and chrF over seeds and paired tests against the control and Word-KD; with
+    `other_recipe` (a folder of the same base under another stage-2 recipe), also against the same objective
+    there."""
     refs = read_corpus(DATA / "test.tsv").targets()
-    runs = {row: stage2_records(out, base, row) for row in ROWS}
-    lines = ["| objective | seeds | BLEU greedy | BLEU beam 5 | chrF greedy | p vs control (greedy / beam 5) "
-             "| p vs Word-KD (greedy / beam 5) | train minutes |", "|" + " --- |" * 8]
+    runs = {row: stage2_records(out, folder, row) for row in ROWS}
+    others = {row: stage2_records(out, other_recipe, row) for row in ROWS} if other_recipe else {}
+    extra = [f"p vs {other_recipe.removeprefix('stage2-')} (greedy / beam 5)"] if other_recipe else []
+    head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy", "p vs control (greedy / beam 5)",
+            "p vs Word-KD (greedy / beam 5)", *extra, "train minutes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row, found in runs.items():
         if not found:
-            lines.append(f"| {LABELS[row]} | 0 | not run | | | | | |")
+            lines.append(f"| {LABELS[row]} | 0 | not run |" + " |" * (len(head) - 3))
             continue
         bleu = {d: [b for r in found if (b := r.bleu(d)) is not None] for d in DECODINGS}
         chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
         tests = [_p_cells(found, runs[other], refs) for other in ("control", "word_kd")]
+        tests += [_p_cells(found, others[row], refs)] if other_recipe else []
         minutes = statistics.mean(r.train_minutes() for r in found)
-        lines.append(f"| {LABELS[row]} | {len(found)} | {_fmt(bleu['greedy'])} | {_fmt(bleu['beam5'])} "
-                     f"| {_fmt(chrf)} | {tests[0]} | {tests[1]} | {minutes:.0f} |")
+        cells = [LABELS[row], str(len(found)), _fmt(bleu["greedy"]), _fmt(bleu["beam5"]), _fmt(chrf), *tests,
+                 f"{minutes:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def diagnostics(out: Path, base: str) -> tuple[str, dict[str, dict[int, dict[str, float]]]]:
+def diagnostics(out: Path, folder: str) -> tuple[str, dict[str, dict[int, dict[str, float]]]]:
     """Mean diagnostics over seeds at each validation step, per objective."""
     series: dict[str, dict[int, dict[str, float]]] = {}
     for row in ROWS:
         by_step: dict[int, list[dict[str, Any]]] = {}
-        for run in stage2_records(out, base, row):
+        for run in stage2_records(out, folder, row):
             for r in run.events("eval"):
                 if "diag_topk_precision" in r:
                     by_step.setdefault(r["step"], []).append(r)
@@ -170,17 +179,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "protocol")
     parser.add_argument("--base", choices=tuple(BASES), default="nll")
+    parser.add_argument("--recipe", choices=tuple(STAGE2), default="restart")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
-    one, two = stage1_table(args.out), stage2_table(args.out, args.base)
-    diag, series = diagnostics(args.out, args.base)
+    folder = stage2_folder(args.base, args.recipe)
+    other = stage2_folder(args.base) if args.recipe != "restart" else None
+    one, two = stage1_table(args.out), stage2_table(args.out, folder, other)
+    diag, series = diagnostics(args.out, folder)
     print(one, two, diag, sep="\n\n")
     if not args.no_docs:
         doc = REPO / "docs" / "results.md"
         fill_section(doc, "protocol-stage1", one)
-        fill_section(doc, f"protocol-stage2-{args.base}", two)
-        fill_section(doc, f"protocol-diagnostics-{args.base}", diag)
-        plot(series, REPO / "docs" / "img" / f"protocol-diagnostics-{args.base}.png")
+        tag = folder.removeprefix("stage2-")
+        fill_section(doc, f"protocol-stage2-{tag}", two)
+        fill_section(doc, f"protocol-diagnostics-{tag}", diag)
+        plot(series, REPO / "docs" / "img" / f"protocol-diagnostics-{tag}.png")
     return 0
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from experiments.protocol.run import DATA, TEACHER  # noqa: E402
+from experiments.protocol.plan import DATA, TEACHER  # noqa: E402
 from s2s.batching import length_sorted_batches  # noqa: E402
 from s2s.checkpoint import load_checkpoint  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402

@@ -58,6 +58,7 @@ def test_round_trip_through_plain_data() -> None:
     (["teacher.endpoints=null"], ["teacher.endpoints"]),
     (["optim.betas=[0.9]"], ["optim.betas"]),
     (["ray.use_gpu=maybe"], ["ray.use_gpu"]),
+    (["optim.schedule_offset=-5", "optim.rewarmup_steps=-1"], ["optim.schedule_offset", "optim.rewarmup_steps"]),
 ])
 def test_bad_keys_and_values_are_refused_by_name(overrides: list[str], keys: list[str]) -> None:
     with pytest.raises(RecipeError) as info:

@@ -1,0 +1,140 @@
+"""What the KA paper's protocol runs (experiments/protocol/run.py executes it): the stage-1 bases, the stage-2
+objectives (rows) and recipes, and for each run its folder, recipe, overrides and where its records are kept.
+
+A stage-1 base is one run from the shrunk teacher; stage 2 fine-tunes copies of a base's final checkpoint,
+one run per (row, seed), in a folder of its own per base and stage-2 recipe (`stage2-{base}{suffix}`), so
+that no two experiments share a run or an archive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
+DATA = SHARED / "data" / "bible-es-en"
+RECIPES = Path(__file__).resolve().parent / "recipes"
+# Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py).
+ARCHIVE = REPO / "docs" / "results" / "logs" / "protocol" / "runs"
+
+# Stage-2 rows: the recipe overrides of each objective (weights as in the bundled recipes).
+ROWS: dict[str, list[str]] = {
+    "control": ["loss.kind=nll"],
+    "word_kd": ["loss.kind=word_kd", "loss.alpha=0.5", "loss.k=8"],
+    "ka": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8"],
+    "jsd": ["loss.kind=jsd", "loss.alpha=0.5", "loss.beta=0.5", "loss.k=8", "loss.k_prime=8"],
+    "tie_kd": ["loss.kind=tie_kd", "loss.alpha=0.5", "loss.k=8", "loss.margin=1.0", "loss.rank_weight=1.0"],
+    "ka_on_policy": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8", "loss.on_policy=sample"],
+    "ka_sampled": ["loss.kind=ka_sampled", "loss.lam=0.5"],
+}
+
+
+@dataclass
+class Run:
+    """One training run and its evaluation."""
+
+    name: str
+    out: Path
+    recipe: Path
+    sets: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return (self.out / "final" / "manifest.json").is_file()
+
+    @property
+    def evaluated(self) -> bool:
+        return (self.out / "eval" / "results.json").is_file()
+
+    @property
+    def archive(self) -> Path:
+        """Where its records are kept in the repository."""
+        stage2 = self.out.parent.name.startswith("stage2-")
+        return archive_dir(f"{self.out.parent.name}/{self.out.name}" if stage2 else self.out.name)
+
+
+def archive_dir(folder: str) -> Path:
+    """Where the run in `--out`/`folder` ("stage1-nll", "stage2-nll/ka-s1") is kept: ARCHIVE/stage2-nll-ka-s1."""
+    return ARCHIVE / folder.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class Base:
+    """A stage-1 student that stage 2 can start from: its run name, training data and recipe overrides."""
+
+    run: str
+    data: str  # what it trains on, as the tables say it
+    seq_kd: bool = False  # trained on the teacher's beam-5 output rather than the references
+    sets: tuple[str, ...] = ()
+
+
+BASES: dict[str, Base] = {
+    "nll": Base("stage1-nll", "references"),
+    "seqkd": Base("stage1-seqkd", "teacher's beam-5 output (Seq-KD)", seq_kd=True),
+    # The NLL base trained twice as long (still stopped early when validation BLEU stops improving).
+    "nll-long": Base("stage1-nll-long", "references", sets=("max_steps=2000",)),
+}
+
+
+def seq_kd_data(out: Path) -> Path:
+    """The whole training set translated by the teacher (`kd distill-data`), made once under `out`."""
+    return out / "data" / "seq-full" / "seq_kd.tsv"
+
+
+def stage1_runs(out: Path) -> list[Run]:
+    """One run per stage-1 base, each from the shrunk teacher."""
+    runs = []
+    for base in BASES.values():
+        sets = [f"student.init_from={out / 'shrunk-3-1'}", f"name={base.run}", *base.sets]
+        if base.seq_kd:
+            sets.append(f"data.train={seq_kd_data(out)}")
+        runs.append(Run(base.run, out / base.run, RECIPES / "stage1_nll.yaml", sets))
+    return runs
+
+
+@dataclass(frozen=True)
+class Stage2:
+    """A stage-2 recipe, and the suffix that keeps its runs apart (folder `stage2-{base}{suffix}`)."""
+
+    recipe: Path
+    suffix: str = ""
+    continues: bool = False  # goes on with the base's LR schedule from the base's step
+
+
+STAGE2: dict[str, Stage2] = {
+    "restart": Stage2(RECIPES / "stage2.yaml"),
+    "continue": Stage2(RECIPES / "stage2_continue.yaml", "-continue", continues=True),
+}
+
+
+def stage2_folder(base: str, recipe: str = "restart") -> str:
+    """The folder of a base's stage-2 runs under one recipe: "stage2-nll", "stage2-nll-long-continue"."""
+    return f"stage2-{base}{STAGE2[recipe].suffix}"
+
+
+def base_step(out: Path, base: str) -> int:
+    """The optimiser steps behind a finished base's final weights (its best validated step under keep_best)."""
+    manifest = out / BASES[base].run / "final" / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} is missing: the stage-1 base {BASES[base].run!r} has not finished; "
+                                f"run `python experiments/protocol/run.py --stage 1 --only {BASES[base].run}` first")
+    metrics = json.loads(manifest.read_text(encoding="utf-8"))["metrics"]
+    return int(metrics.get("best_step") or metrics["steps"])
+
+
+def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher: str,
+                recipe: str = "restart") -> list[Run]:
+    start = out / BASES[base].run / "final"
+    train = seq_kd_data(out) if BASES[base].seq_kd else DATA / "train.tsv"
+    schedule = [f"optim.schedule_offset={base_step(out, base)}"] if STAGE2[recipe].continues else []
+    runs = []
+    for seed in seeds:
+        for row in rows:
+            name = f"{row}-s{seed}"
+            sets = [f"student.init_from={start}", f"student.seed={seed}", f"data.train={train}", f"name={name}",
+                    f"teacher.endpoints={teacher}", *schedule, *ROWS[row]]
+            runs.append(Run(name, out / stage2_folder(base, recipe) / name, STAGE2[recipe].recipe, sets))
+    return runs
