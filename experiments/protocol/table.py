@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,25 +105,34 @@ def stage2_records(out: Path, folder: str, row: str) -> list[RunRecord]:
     return [r for name in sorted(names) if (r := record(out, f"{folder}/{name}")) is not None and r.results]
 
 
-def stage2_table(out: Path, folder: str, other_recipe: str | None = None) -> str:
-    """Per objective: BLEU and chrF over seeds and paired tests against the control and Word-KD; with
-    `other_recipe` (a folder of the same base under another stage-2 recipe), also against the same objective
-    there."""
+def stage2_table(out: Path, base: str, folder: str, other_recipe: str | None = None) -> str:
+    """Per objective: BLEU and chrF over seeds, and paired tests against the stage-1 base itself (each seed
+    against the same base outputs), the control and Word-KD; with `other_recipe` (the folder of the same base
+    under another stage-2 recipe), also against the same objective there."""
     refs = read_corpus(DATA / "test.tsv").targets()
     runs = {row: stage2_records(out, folder, row) for row in ROWS}
-    others = {row: stage2_records(out, other_recipe, row) for row in ROWS} if other_recipe else {}
-    extra = [f"p vs {other_recipe.removeprefix('stage2-')} (greedy / beam 5)"] if other_recipe else []
-    head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy", "p vs control (greedy / beam 5)",
-            "p vs Word-KD (greedy / beam 5)", *extra, "train minutes"]
+    start = record(out, BASES[base].run)
+    against: dict[str, Callable[[str, int], list[RunRecord]]] = {
+        "base": lambda row, n: [start] * n if start else [],
+        "control": lambda row, n: runs["control"], "Word-KD": lambda row, n: runs["word_kd"]}
+    if other_recipe:
+        others = {row: stage2_records(out, other_recipe, row) for row in ROWS}
+        against[other_recipe.removeprefix("stage2-")] = lambda row, n: others[row]
+    head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy",
+            *[f"p vs {name} (greedy / beam 5)" for name in against], "train minutes"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    if start and start.results:
+        cells = [f"{b:.2f}" if (b := start.score(d, m)) is not None else "–"
+                 for d, m in (("greedy", "bleu"), ("beam5", "bleu"), ("greedy", "chrf"))]
+        lines.append("| " + " | ".join([f"stage-1 base ({start.name}), no stage 2", "–", *cells,
+                                        *["–"] * len(against), "–"]) + " |")
     for row, found in runs.items():
         if not found:
             lines.append(f"| {LABELS[row]} | 0 | not run |" + " |" * (len(head) - 3))
             continue
         bleu = {d: [b for r in found if (b := r.bleu(d)) is not None] for d in DECODINGS}
         chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
-        tests = [_p_cells(found, runs[other], refs) for other in ("control", "word_kd")]
-        tests += [_p_cells(found, others[row], refs)] if other_recipe else []
+        tests = [_p_cells(found, pick(row, len(found)), refs) for pick in against.values()]
         minutes = statistics.mean(r.train_minutes() for r in found)
         cells = [LABELS[row], str(len(found)), _fmt(bleu["greedy"]), _fmt(bleu["beam5"]), _fmt(chrf), *tests,
                  f"{minutes:.0f}"]
@@ -184,7 +194,7 @@ def main() -> int:
     args = parser.parse_args()
     folder = stage2_folder(args.base, args.recipe)
     other = stage2_folder(args.base) if args.recipe != "restart" else None
-    one, two = stage1_table(args.out), stage2_table(args.out, folder, other)
+    one, two = stage1_table(args.out), stage2_table(args.out, args.base, folder, other)
     diag, series = diagnostics(args.out, folder)
     print(one, two, diag, sep="\n\n")
     if not args.no_docs:
