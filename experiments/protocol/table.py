@@ -105,10 +105,10 @@ def stage2_records(out: Path, folder: str, row: str) -> list[RunRecord]:
     return [r for name in sorted(names) if (r := record(out, f"{folder}/{name}")) is not None and r.results]
 
 
-def stage2_table(out: Path, base: str, folder: str, other_recipe: str | None = None) -> str:
+def stage2_table(out: Path, base: str, folder: str, other_recipe: tuple[str, str] | None = None) -> str:
     """Per objective: BLEU and chrF over seeds, and paired tests against the stage-1 base itself (each seed
-    against the same base outputs), the control and Word-KD; with `other_recipe` (the folder of the same base
-    under another stage-2 recipe), also against the same objective there."""
+    against the same base outputs), the control and Word-KD; with `other_recipe` (the name and folder of the
+    same base's runs under another stage-2 recipe), also against the same objective there."""
     refs = read_corpus(DATA / "test.tsv").targets()
     runs = {row: stage2_records(out, folder, row) for row in ROWS}
     start = record(out, BASES[base].run)
@@ -116,8 +116,9 @@ def stage2_table(out: Path, base: str, folder: str, other_recipe: str | None = N
         "base": lambda row, n: [start] * n if start else [],
         "control": lambda row, n: runs["control"], "Word-KD": lambda row, n: runs["word_kd"]}
     if other_recipe:
-        others = {row: stage2_records(out, other_recipe, row) for row in ROWS}
-        against[other_recipe.removeprefix("stage2-")] = lambda row, n: others[row]
+        name, other_folder = other_recipe
+        others = {row: stage2_records(out, other_folder, row) for row in ROWS}
+        against[name] = lambda row, n: others[row]
     head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy",
             *[f"p vs {name} (greedy / beam 5)" for name in against], "train minutes"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -193,7 +194,7 @@ def main() -> int:
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     folder = stage2_folder(args.base, args.recipe)
-    other = stage2_folder(args.base) if args.recipe != "restart" else None
+    other = ("restart", stage2_folder(args.base)) if args.recipe != "restart" else None
     one, two = stage1_table(args.out), stage2_table(args.out, args.base, folder, other)
     diag, series = diagnostics(args.out, folder)
     print(one, two, diag, sep="\n\n")
