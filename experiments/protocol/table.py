@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +111,12 @@ def stage2_table(out: Path, base: str, folder: str, other_recipe: tuple[str, str
     refs = read_corpus(DATA / "test.tsv").targets()
     runs = {row: stage2_records(out, folder, row) for row in ROWS}
     start = record(out, BASES[base].run)
-    against: dict[str, Callable[[str, int], list[RunRecord]]] = {
-        "base": lambda row, n: [start] * n if start else [],
-        "control": lambda row, n: runs["control"], "Word-KD": lambda row, n: runs["word_kd"]}
+    # For each comparison, the baseline runs of each row, seed by seed.
+    against = {"base": {row: [start] * len(found) if start else [] for row, found in runs.items()},
+               "control": dict.fromkeys(ROWS, runs["control"]), "Word-KD": dict.fromkeys(ROWS, runs["word_kd"])}
     if other_recipe:
         name, other_folder = other_recipe
-        others = {row: stage2_records(out, other_folder, row) for row in ROWS}
-        against[name] = lambda row, n: others[row]
+        against[name] = {row: stage2_records(out, other_folder, row) for row in ROWS}
     head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy",
             *[f"p vs {name} (greedy / beam 5)" for name in against], "train minutes"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -133,7 +131,7 @@ def stage2_table(out: Path, base: str, folder: str, other_recipe: tuple[str, str
             continue
         bleu = {d: [b for r in found if (b := r.bleu(d)) is not None] for d in DECODINGS}
         chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
-        tests = [_p_cells(found, pick(row, len(found)), refs) for pick in against.values()]
+        tests = [_p_cells(found, baselines[row], refs) for baselines in against.values()]
         minutes = statistics.mean(r.train_minutes() for r in found)
         cells = [LABELS[row], str(len(found)), _fmt(bleu["greedy"]), _fmt(bleu["beam5"]), _fmt(chrf), *tests,
                  f"{minutes:.0f}"]
