@@ -76,6 +76,8 @@ BASES: dict[str, Base] = {
     "seqkd": Base("stage1-seqkd", "teacher's beam-5 output (Seq-KD)", seq_kd=True),
     # The NLL base trained twice as long (still stopped early when validation BLEU stops improving).
     "nll-long": Base("stage1-nll-long", "references", sets=("max_steps=2000",)),
+    # The protocol's own stage 1: until validation BLEU stops improving (patience 2) or the 2,500-step cap.
+    "nll-conv": Base("stage1-nll-conv", "references"),
 }
 
 

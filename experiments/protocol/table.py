@@ -116,7 +116,9 @@ def stage2_table(out: Path, base: str, folder: str, other_recipe: tuple[str, str
                "control": dict.fromkeys(ROWS, runs["control"]), "Word-KD": dict.fromkeys(ROWS, runs["word_kd"])}
     if other_recipe:
         name, other_folder = other_recipe
-        against[name] = {row: stage2_records(out, other_folder, row) for row in ROWS}
+        theirs = {row: stage2_records(out, other_folder, row) for row in ROWS}
+        if any(theirs.values()):  # a column only where the other recipe ran on this base
+            against[name] = theirs
     head = ["objective", "seeds", "BLEU greedy", "BLEU beam 5", "chrF greedy",
             *[f"p vs {name} (greedy / beam 5)" for name in against], "train minutes"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]

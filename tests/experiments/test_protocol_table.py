@@ -38,3 +38,11 @@ def test_nothing_to_pair_or_no_kept_outputs_gives_no_p_value(tmp_path: Path) -> 
     assert paired_p_value([kept], [kept], "greedy", REFS) is None
     assert paired_p_value([kept], [], "greedy", REFS) is None
     assert paired_p_value([kept], [lost], "greedy", REFS) is None
+
+
+def test_the_other_recipes_column_is_left_out_where_that_recipe_never_ran_on_the_base(tmp_path: Path) -> None:
+    from experiments.protocol.table import stage2_table
+
+    head = stage2_table(tmp_path, "nll-conv", "stage2-nll-conv-continue", ("restart", "stage2-nll-conv"))
+    assert "p vs control" in head and "p vs restart" not in head
+    assert "| on-policy KA (sampled) | 0 | not run |" in head
