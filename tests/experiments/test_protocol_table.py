@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.protocol.table import paired_p_value
+from experiments.protocol.table import paired_p_value, stage2_table
 from experiments.run_records import RunRecord
 
 REFS = [f"and the word {i} was with the light of day {i}" for i in range(40)]
@@ -41,8 +41,6 @@ def test_nothing_to_pair_or_no_kept_outputs_gives_no_p_value(tmp_path: Path) -> 
 
 
 def test_the_other_recipes_column_is_left_out_where_that_recipe_never_ran_on_the_base(tmp_path: Path) -> None:
-    from experiments.protocol.table import stage2_table
-
     # Folders that neither runs/ nor the archives hold, so that the test does not depend on what has run.
     head = stage2_table(tmp_path, "nll-conv", "stage2-unrun-continue", ("restart", "stage2-unrun"))
     assert "p vs control" in head and "p vs restart" not in head
