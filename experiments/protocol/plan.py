@@ -78,6 +78,9 @@ BASES: dict[str, Base] = {
     "nll-long": Base("stage1-nll-long", "references", sets=("max_steps=2000",)),
     # The protocol's own stage 1: until validation BLEU stops improving (patience 2) or the 2,500-step cap.
     "nll-conv": Base("stage1-nll-conv", "references"),
+    # The 1,000-step NLL base of the reduced budget again, as its own instance: every stage-2 row and seed
+    # from one checkpoint (an earlier instance's checkpoint went with its machine).
+    "nll-1k": Base("stage1-nll-1k", "references", sets=("max_steps=1000",)),
 }
 
 

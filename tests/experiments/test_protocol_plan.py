@@ -28,6 +28,7 @@ def test_every_base_is_one_stage1_run_from_the_shrunk_teacher_with_its_overrides
         assert all(s in sets for s in base.sets)
         assert any(s.startswith("data.train=") and "seq_kd.tsv" in s for s in sets) == base.seq_kd
     assert "max_steps=2000" in runs["stage1-nll-long"].sets
+    assert "max_steps=1000" in runs["stage1-nll-1k"].sets
     assert not any(s.startswith("max_steps=") for s in runs["stage1-nll-conv"].sets)  # the recipe's cap, patience 2
 
 
