@@ -81,8 +81,8 @@ BASES: dict[str, Base] = {
     # The 1,000-step NLL base of the reduced budget again, as its own instance: every stage-2 row and seed
     # from one checkpoint (an earlier instance's checkpoint went with its machine).
     "nll-1k": Base("stage1-nll-1k", "references", sets=("max_steps=1000",)),
-    # A second draw of that base: the same recipe with the data order and dropout of student seed 2, so that a finding
-    # can be checked against the variation between base instances and not only between stage-2 seeds.
+    # A second draw of that base: the same recipe with the data order and dropout of student seed 2, so that
+    # a finding can be checked against the variation between base instances, not only between stage-2 seeds.
     "nll-1k-b2": Base("stage1-nll-1k-b2", "references", sets=("max_steps=1000", "student.seed=2")),
 }
 

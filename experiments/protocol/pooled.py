@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
 from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder  # noqa: E402
-from experiments.protocol.table import DECODINGS, LABELS, _fmt, paired_p_value, record, stage2_records  # noqa: E402
+from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records  # noqa: E402
 from experiments.run_records import RunRecord  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
 
@@ -63,10 +63,6 @@ def sign_flip_p(diffs: list[float]) -> float | None:
                for signs in flips) / len(flips)
 
 
-def _fmt_ps(ps: list[float | None]) -> str:
-    return " / ".join("–" if p is None else f"{p:.3f}" for p in ps)
-
-
 def compare(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], refs: list[str]) -> str:
     """"Δ greedy · bootstrap p (greedy / beam 5) · sign-flip p (greedy / beam 5)" over the paired runs."""
     mine, theirs = paired(system, baseline)
@@ -75,8 +71,8 @@ def compare(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], refs: 
     diffs = {d: [a - b for x, y in zip(mine, theirs, strict=True)
                  if (a := x.bleu(d)) is not None and (b := y.bleu(d)) is not None] for d in DECODINGS}
     delta = f"{statistics.mean(diffs['greedy']):+.2f}" if diffs["greedy"] else "–"
-    boot = _fmt_ps([paired_p_value(mine, theirs, d, refs) for d in DECODINGS])
-    return f"{delta} · {boot} · {_fmt_ps([sign_flip_p(diffs[d]) for d in DECODINGS])}"
+    boot = fmt_ps([paired_p_value(mine, theirs, d, refs) for d in DECODINGS])
+    return f"{delta} · {boot} · {fmt_ps([sign_flip_p(diffs[d]) for d in DECODINGS])}"
 
 
 def _per_base(runs: dict[Key, RunRecord], bases: list[str]) -> str:
@@ -99,15 +95,15 @@ def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
              "| stage-1 bases, no stage 2 | " + str(len(starts)) + " | "
              + " / ".join(f"{s.bleu('greedy'):.2f}" if (s := starts.get(b)) else "–" for b in bases)
-             + " | " + " | ".join(_fmt([b for s in starts.values() if (b := s.bleu(d)) is not None])
+             + " | " + " | ".join(mean_sd([b for s in starts.values() if (b := s.bleu(d)) is not None])
                                   for d in DECODINGS) + " | – | – | – | – |"]
     for row, found in runs.items():
         if not found:
             lines.append(f"| {LABELS[row]} | 0 | not run |" + " |" * (len(head) - 3))
             continue
         own = {key: starts[key[0]] for key in found if key[0] in starts}
-        bleu = [_fmt([b for r in found.values() if (b := r.bleu(d)) is not None]) for d in DECODINGS]
-        chrf = _fmt([c for r in found.values() if (c := r.score("greedy", "chrf")) is not None])
+        bleu = [mean_sd([b for r in found.values() if (b := r.bleu(d)) is not None]) for d in DECODINGS]
+        chrf = mean_sd([c for r in found.values() if (c := r.score("greedy", "chrf")) is not None])
         cells = [LABELS[row], str(len(found)), _per_base(found, bases), *bleu, chrf, compare(found, own, refs),
                  compare(found, runs["control"], refs) if row != "control" else "–",
                  compare(found, runs["word_kd"], refs) if row != "word_kd" else "–"]

@@ -38,7 +38,8 @@ def record(out: Path, folder: str) -> RunRecord | None:
     return load_run(out / folder, archive_dir(folder))
 
 
-def _fmt(values: list[float]) -> str:
+def mean_sd(values: list[float]) -> str:
+    """"mean ± sd" of the values ("–" for none, the value alone for one)."""
     if not values:
         return "–"
     if len(values) == 1:
@@ -68,7 +69,11 @@ def stage1_table(out: Path) -> str:
 
 def _p_cells(system: list[RunRecord], baseline: list[RunRecord], refs: list[str]) -> str:
     """"p greedy / p beam 5" of `system` against `baseline`; "–" where there is nothing to test."""
-    ps = [paired_p_value(system, baseline, d, refs) for d in DECODINGS]
+    return fmt_ps([paired_p_value(system, baseline, d, refs) for d in DECODINGS])
+
+
+def fmt_ps(ps: list[float | None]) -> str:
+    """"p greedy / p beam 5", with "–" where there was nothing to test."""
     return " / ".join("–" if p is None else f"{p:.3f}" for p in ps)
 
 
@@ -135,7 +140,7 @@ def stage2_table(out: Path, base: str, folder: str, other_recipe: tuple[str, str
         chrf = [c for r in found if (c := r.score("greedy", "chrf")) is not None]
         tests = [_p_cells(found, baselines[row], refs) for baselines in against.values()]
         minutes = statistics.mean(r.train_minutes() for r in found)
-        cells = [LABELS[row], str(len(found)), _fmt(bleu["greedy"]), _fmt(bleu["beam5"]), _fmt(chrf), *tests,
+        cells = [LABELS[row], str(len(found)), mean_sd(bleu["greedy"]), mean_sd(bleu["beam5"]), mean_sd(chrf), *tests,
                  f"{minutes:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
