@@ -30,6 +30,7 @@ def test_every_base_is_one_stage1_run_from_the_shrunk_teacher_with_its_overrides
     assert "max_steps=2000" in runs["stage1-nll-long"].sets
     assert "max_steps=1000" in runs["stage1-nll-1k"].sets
     assert {"max_steps=1000", "student.seed=2"} <= set(runs["stage1-nll-1k-b2"].sets)
+    assert {"max_steps=1000", "student.seed=3"} <= set(runs["stage1-nll-1k-b3"].sets)
     assert not any(s.startswith("max_steps=") for s in runs["stage1-nll-conv"].sets)  # the recipe's cap, patience 2
 
 
