@@ -84,7 +84,8 @@ BASES: dict[str, Base] = {
     # A second draw of that base: the same recipe with the data order and dropout of student seed 2, so that
     # a finding can be checked against the variation between base instances, not only between stage-2 seeds.
     "nll-1k-b2": Base("stage1-nll-1k-b2", "references", sets=("max_steps=1000", "student.seed=2")),
-    # A third draw (student seed 3), run with all its rows in one session, to widen the pooled comparison.
+    # A third seed draw (student seed 3; with `nll` the fourth instance of this recipe), run with all its rows
+    # in one session, to widen the comparison pooled over base instances (`pooled.py`).
     "nll-1k-b3": Base("stage1-nll-1k-b3", "references", sets=("max_steps=1000", "student.seed=3")),
 }
 
