@@ -87,6 +87,10 @@ BASES: dict[str, Base] = {
     # A third seed draw (student seed 3; with `nll` the fourth instance of this recipe), run with all its rows
     # in one session, to widen the comparison pooled over base instances (`pooled.py`).
     "nll-1k-b3": Base("stage1-nll-1k-b3", "references", sets=("max_steps=1000", "student.seed=3")),
+    # A second draw of the protocol's own stage 1 (student seed 2; `nll-conv`'s checkpoint went with its
+    # machine), so that the rows `nll-conv` did not run (KA, ½KA+½KD, TIE-KD) meet the control and Word-KD
+    # from one checkpoint after a stage 1 run to convergence or its cap.
+    "nll-conv-b2": Base("stage1-nll-conv-b2", "references", sets=("student.seed=2",)),
 }
 
 

@@ -18,9 +18,9 @@ control and Word-KD, each pairing a run with the run of the same base and seed:
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
 from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder  # noqa: E402
+from experiments.protocol.significance import holm, sign_flip_p  # noqa: E402
 from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records  # noqa: E402
 from experiments.run_records import RunRecord  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
@@ -52,27 +53,61 @@ def paired(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord]) -> tupl
     return [system[k] for k in keys], [baseline[k] for k in keys]
 
 
-def sign_flip_p(diffs: list[float]) -> float | None:
-    """Two-sided p of the mean of paired differences under the null that each difference's sign is a coin
-    toss: the share of all 2^n sign patterns whose mean is at least as far from zero. None for no pairs."""
-    if not diffs:
+@dataclass(frozen=True)
+class Comparison:
+    """A row against one baseline over the paired runs: mean greedy difference and p-values by decoding."""
+
+    delta: float | None
+    bootstrap: tuple[float | None, ...]
+    sign_flip: tuple[float | None, ...]
+
+    def cell(self) -> str:
+        """"Δ greedy · bootstrap p (greedy / beam 5) · sign-flip p (greedy / beam 5)"."""
+        delta = "–" if self.delta is None else f"{self.delta:+.2f}"
+        return f"{delta} · {fmt_ps(list(self.bootstrap))} · {fmt_ps(list(self.sign_flip))}"
+
+
+def comparison(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], refs: list[str]) -> Comparison | None:
+    """The paired tests of `system` against `baseline`; None when no run pairs."""
+    mine, theirs = paired(system, baseline)
+    if not mine:
         return None
-    observed = abs(statistics.mean(diffs)) - 1e-9
-    flips = list(itertools.product((1, -1), repeat=len(diffs)))
-    return sum(abs(statistics.mean(s * d for s, d in zip(signs, diffs, strict=True))) >= observed
-               for signs in flips) / len(flips)
+    diffs = {d: [a - b for x, y in zip(mine, theirs, strict=True)
+                 if (a := x.bleu(d)) is not None and (b := y.bleu(d)) is not None] for d in DECODINGS}
+    return Comparison(statistics.mean(diffs["greedy"]) if diffs["greedy"] else None,
+                      tuple(paired_p_value(mine, theirs, d, refs) for d in DECODINGS),
+                      tuple(sign_flip_p(diffs[d]) for d in DECODINGS))
 
 
 def compare(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], refs: list[str]) -> str:
-    """"Δ greedy · bootstrap p (greedy / beam 5) · sign-flip p (greedy / beam 5)" over the paired runs."""
-    mine, theirs = paired(system, baseline)
-    if not mine:
-        return "–"
-    diffs = {d: [a - b for x, y in zip(mine, theirs, strict=True)
-                 if (a := x.bleu(d)) is not None and (b := y.bleu(d)) is not None] for d in DECODINGS}
-    delta = f"{statistics.mean(diffs['greedy']):+.2f}" if diffs["greedy"] else "–"
-    boot = fmt_ps([paired_p_value(mine, theirs, d, refs) for d in DECODINGS])
-    return f"{delta} · {boot} · {fmt_ps([sign_flip_p(diffs[d]) for d in DECODINGS])}"
+    """The table cell of `comparison`, "–" when no run pairs."""
+    found = comparison(system, baseline, refs)
+    return "–" if found is None else found.cell()
+
+
+BASELINES = ("own base", "control", "Word-KD")
+Comparisons = dict[str, dict[str, Comparison | None]]  # baseline -> row -> comparison
+
+
+def holm_table(comparisons: Comparisons) -> str:
+    """The same p-values, Holm-adjusted within each family: one baseline, one test, one decoding, all rows."""
+    adjusted: dict[str, dict[str, Comparison]] = {}
+    for baseline, by_row in comparisons.items():
+        found = {row: c for row, c in by_row.items() if c is not None}
+        fields = {}
+        for test in ("bootstrap", "sign_flip"):
+            per_decoding = [holm({row: getattr(c, test)[i] for row, c in found.items()})
+                            for i in range(len(DECODINGS))]
+            fields[test] = {row: tuple(adj[row] for adj in per_decoding) for row in found}
+        adjusted[baseline] = {row: Comparison(c.delta, fields["bootstrap"][row], fields["sign_flip"][row])
+                              for row, c in found.items()}
+    head = ["objective", *[f"vs {b}: Δ greedy · bootstrap p · sign-flip p, Holm-adjusted" for b in BASELINES]]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    rows = [row for row in ROWS if any(row in adjusted[b] for b in BASELINES)]
+    for row in rows:
+        cells = [(adj.cell() if (adj := adjusted[b].get(row)) else "–") for b in BASELINES]
+        lines.append(f"| {LABELS[row]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _per_base(runs: dict[Key, RunRecord], bases: list[str]) -> str:
@@ -89,9 +124,10 @@ def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
     refs = read_corpus(DATA / "test.tsv").targets()
     runs = pooled_runs(out, bases, recipe)
     starts = {base: r for base in bases if (r := record(out, BASES[base].run)) is not None and r.results}
+    compared: Comparisons = {b: {} for b in BASELINES}
     head = ["objective", "runs (bases × seeds)", f"greedy BLEU per base ({' / '.join(bases)})", "BLEU greedy",
             "BLEU beam 5", "chrF greedy",
-            *[f"vs {name}: Δ greedy · bootstrap p · sign-flip p" for name in ("own base", "control", "Word-KD")]]
+            *[f"vs {name}: Δ greedy · bootstrap p · sign-flip p" for name in BASELINES]]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
              "| stage-1 bases, no stage 2 | " + str(len(starts)) + " | "
              + " / ".join(f"{s.bleu('greedy'):.2f}" if (s := starts.get(b)) else "–" for b in bases)
@@ -104,11 +140,18 @@ def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
         own = {key: starts[key[0]] for key in found if key[0] in starts}
         bleu = [mean_sd([b for r in found.values() if (b := r.bleu(d)) is not None]) for d in DECODINGS]
         chrf = mean_sd([c for r in found.values() if (c := r.score("greedy", "chrf")) is not None])
-        cells = [LABELS[row], str(len(found)), _per_base(found, bases), *bleu, chrf, compare(found, own, refs),
-                 compare(found, runs["control"], refs) if row != "control" else "–",
-                 compare(found, runs["word_kd"], refs) if row != "word_kd" else "–"]
+        versus = {"own base": own, "control": runs["control"], "Word-KD": runs["word_kd"]}
+        for baseline, other in versus.items():
+            compared[baseline][row] = comparison(found, other, refs) if other is not found else None
+        cells = [LABELS[row], str(len(found)), _per_base(found, bases), *bleu, chrf,
+                 *[(found_c.cell() if (found_c := compared[b][row]) else "–") for b in BASELINES]]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines) + HOLM_INTRO + holm_table(compared)
+
+
+HOLM_INTRO = ("\n\nThe same tests with Holm's correction for comparing every row with one baseline (the family:\n"
+              "one baseline, one test, one decoding, all rows tested). A row differs from the baseline at the\n"
+              "5 % level across its family where its adjusted p is below 0.05.\n\n")
 
 
 def main() -> int:

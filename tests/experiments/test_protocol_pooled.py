@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from experiments.protocol.pooled import REPO, _per_base, compare, paired, seed_of, sign_flip_p
+from experiments.protocol.pooled import REPO, Comparison, _per_base, compare, holm_table, paired, seed_of
 from experiments.run_records import RunRecord
 
 REFS = [f"and the word {i} was with the light of day {i}" for i in range(40)]
@@ -43,12 +43,21 @@ def test_the_pooled_comparison_sees_a_better_system_on_every_base(tmp_path: Path
     assert compare(good, {}, REFS) == "–"
 
 
-def test_the_sign_flip_test_against_closed_form_counts() -> None:
-    assert sign_flip_p([0.3, 0.1, 0.2]) == 2 / 8  # only all-plus and all-minus are as extreme
-    assert sign_flip_p([0.4] * 6) == 2 / 64
-    assert sign_flip_p([1.0, -1.0]) == 1.0  # mean 0: every pattern is as extreme
-    assert sign_flip_p([1.0, 1.0, -0.5]) == 4 / 8  # |mean| >= 0.5 for +++, ++-, --+, ---
-    assert sign_flip_p([]) is None
+def test_the_holm_table_adjusts_each_baseline_test_and_decoding_as_its_own_family() -> None:
+    compared = {"own base": {"control": Comparison(0.1, (0.01, 0.04), (0.25, None))},
+                "control": {"control": None, "word_kd": Comparison(0.3, (0.01, 0.2), (0.02, 0.5)),
+                            "ka": Comparison(0.4, (0.02, 0.3), (0.01, 0.5))},
+                "Word-KD": {"word_kd": None, "ka": Comparison(0.1, (0.03, 0.001), (0.5, 0.25))}}
+    lines = holm_table(compared).splitlines()
+    assert lines[0].startswith("| objective | vs own base:") and len(lines) == 2 + 3  # the three rows tested
+    control = next(line for line in lines if line.startswith("| control"))
+    assert control.split(" | ")[1:] == ["+0.10 · 0.010 / 0.040 · 0.250 / –", "–", "– |"]  # families of one
+    word_kd = next(line for line in lines if line.startswith("| Word-KD")).split(" | ")
+    ka = next(line for line in lines if line.startswith("| KA ")).split(" | ")
+    # vs control, two rows per family: 0.01 -> 2 × 0.01, 0.02 -> max(0.02, 1 × 0.02); 0.2 -> 0.4, 0.3 -> 0.4
+    assert word_kd[2] == "+0.30 · 0.020 / 0.400 · 0.020 / 1.000"
+    assert ka[2] == "+0.40 · 0.020 / 0.400 · 0.020 / 1.000"
+    assert ka[3] == "+0.10 · 0.030 / 0.001 · 0.500 / 0.250 |"  # vs Word-KD only KA was tested
 
 
 def test_the_mean_per_base_keeps_the_order_of_the_bases(tmp_path: Path) -> None:
