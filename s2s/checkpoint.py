@@ -119,10 +119,22 @@ def load_checkpoint(folder: Path, expected_fingerprint: str | None = None, devic
     if model.config.vocab_size != tokenizer.vocab_size:
         raise VocabularyMismatchError(
             f"{folder}: model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
+    freeze_unsaved(model)
     cast(Any, model).to(device).eval()
     if manifest.parameters == 0:
         manifest = Manifest(**{**asdict(manifest), "parameters": count_parameters(model)})
     return Checkpoint(model, tokenizer, manifest, folder)
+
+
+def freeze_unsaved(model: Any) -> None:
+    """Stop training what a checkpoint does not keep. Marian rebuilds its sinusoidal position tables on
+    load rather than saving them (`_keys_to_ignore_on_save`); transformers 5 leaves them trainable after
+    `from_pretrained`, so a trainer would update tables that the saved student then drops, and the student
+    it serves would differ from the one it validated."""
+    unsaved = set(getattr(model, "_keys_to_ignore_on_save", None) or [])
+    for name, param in model.named_parameters():
+        if name in unsaved:
+            param.requires_grad_(False)
 
 
 def _model_class(folder: Path) -> Any:

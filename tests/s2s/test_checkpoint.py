@@ -106,3 +106,26 @@ def test_hf_saved_marian_folder_loads_as_teacher(tokenizer: Tokenizer, tmp_path:
 def test_folder_without_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no config.json"):
         load_checkpoint(tmp_path)
+
+
+def test_a_trained_student_is_saved_as_it_was_trained(micro_checkpoint: Path, tmp_path: Path) -> None:
+    """Every parameter training can change is one the checkpoint keeps: the sinusoidal position tables,
+    which Marian does not save (they are rebuilt on load), stay frozen, so the saved student computes what
+    the trained one did. (transformers 5 leaves them trainable after `from_pretrained`.)"""
+    student = load_checkpoint(micro_checkpoint)
+    model = student.model.train()
+    ignored = set(getattr(model, "_keys_to_ignore_on_save", None) or [])
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert ignored and not trainable & ignored
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
+    src = torch.tensor([[5, 6, 7, 8, 2]])
+    tgt = torch.tensor([[9, 10, 11, 2]])
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(input_ids=src, labels=tgt).loss.backward()
+        optimizer.step()
+    model.eval()
+    save_checkpoint(model, student.tokenizer, tmp_path / "trained", student.manifest)
+    again = load_checkpoint(tmp_path / "trained").model
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=src, labels=tgt).logits, again(input_ids=src, labels=tgt).logits)
