@@ -79,13 +79,8 @@ def comparison(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], ref
                       tuple(sign_flip_p(diffs[d]) for d in DECODINGS))
 
 
-def compare(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], refs: list[str]) -> str:
-    """The table cell of `comparison`, "–" when no run pairs."""
-    found = comparison(system, baseline, refs)
-    return "–" if found is None else found.cell()
-
-
 BASELINES = ("own base", "control", "Word-KD")
+BASELINE_ROWS = {"control": "control", "Word-KD": "word_kd"}  # the baselines that are rows themselves
 Comparisons = dict[str, dict[str, Comparison | None]]  # baseline -> row -> comparison
 
 
@@ -140,9 +135,10 @@ def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
         own = {key: starts[key[0]] for key in found if key[0] in starts}
         bleu = [mean_sd([b for r in found.values() if (b := r.bleu(d)) is not None]) for d in DECODINGS]
         chrf = mean_sd([c for r in found.values() if (c := r.score("greedy", "chrf")) is not None])
-        versus = {"own base": own, "control": runs["control"], "Word-KD": runs["word_kd"]}
+        versus = {"own base": own, **{name: runs[key] for name, key in BASELINE_ROWS.items()}}
         for baseline, other in versus.items():
-            compared[baseline][row] = comparison(found, other, refs) if other is not found else None
+            itself = BASELINE_ROWS.get(baseline) == row
+            compared[baseline][row] = None if itself else comparison(found, other, refs)
         cells = [LABELS[row], str(len(found)), _per_base(found, bases), *bleu, chrf,
                  *[(found_c.cell() if (found_c := compared[b][row]) else "–") for b in BASELINES]]
         lines.append("| " + " | ".join(cells) + " |")

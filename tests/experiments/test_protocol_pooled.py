@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from experiments.protocol.pooled import REPO, Comparison, _per_base, compare, holm_table, paired, seed_of
+from experiments.protocol.pooled import REPO, Comparison, _per_base, comparison, holm_table, paired, seed_of
 from experiments.run_records import RunRecord
 
 REFS = [f"and the word {i} was with the light of day {i}" for i in range(40)]
@@ -36,11 +36,13 @@ def test_the_pooled_comparison_sees_a_better_system_on_every_base(tmp_path: Path
     poor = [f"the word {i} day" for i in range(40)]
     good = {(b, "1"): run(f"good-{b}", tmp_path / f"good-{b}", REFS, 60.0) for b in ("x", "y")}
     bad = {(b, "1"): run(f"bad-{b}", tmp_path / f"bad-{b}", poor, 20.0) for b in ("x", "y")}
-    delta, boot, flip = compare(good, bad, REFS).split(" · ")
+    found = comparison(good, bad, REFS)
+    assert found is not None
+    delta, boot, flip = found.cell().split(" · ")
     greedy, beam = boot.split(" / ")
     assert delta == "+40.00" and float(greedy) < 0.01 and beam == "–"  # no beam outputs kept: nothing to test
     assert flip == "0.500 / –"  # two runs, both better: the smallest p two pairs can give
-    assert compare(good, {}, REFS) == "–"
+    assert comparison(good, {}, REFS) is None
 
 
 def test_the_holm_table_adjusts_each_baseline_test_and_decoding_as_its_own_family() -> None:
