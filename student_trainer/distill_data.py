@@ -170,7 +170,7 @@ def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: lis
         return
     import ray
 
-    from student_trainer.launch import ensure_ray
+    from student_trainer.local_ray import ensure_ray
 
     ensure_ray(chunk_dir.parent)
     task = ray.remote(num_cpus=0.5, max_retries=2)(_chunk_task)

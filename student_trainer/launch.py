@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import yaml
 from s2s.checkpoint import Manifest, check_fingerprint, read_manifest
 from s2s.errors import KDError
 from s2s.tokenizer import Tokenizer
-from student_trainer.ray_auth import ensure_token, private_temp_dir, use_token
+from student_trainer.local_ray import ensure_ray
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import RecipeError, recipe_to_dict
 from student_trainer.stream import read_layout
@@ -31,7 +29,6 @@ from student_trainer.worker import FINAL_DIR, METRICS_FILE, train_worker
 
 log = logging.getLogger(__name__)
 RUN_NAME = "checkpoints"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -102,61 +99,6 @@ def _check_output(out: Path, resume: bool) -> None:
                           "another folder with --set output_dir=DIR")
     if resume and not previous:
         log.warning("--resume: %s holds no previous run; starting from scratch", out)
-
-
-def ensure_ray(state_dir: Path) -> None:
-    """Connect to `RAY_ADDRESS` when set (a cluster, or inside `ray job submit`), else start local Ray.
-
-    A local Ray gets its own token in `state_dir/ray/auth_token` (see `student_trainer.ray_auth`), so the
-    run needs nothing from the home directory; a second run with the same `state_dir` reuses the token.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address)
-        return
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    start_local_ray(Path(state_dir) / "ray", runtime_env={"env_vars": {"PYTHONPATH": path}})
-
-
-def start_local_ray(token_dir: Path, **init_args: Any) -> str:
-    """Start a local Ray instance on loopback, with token authentication, whose own processes know its
-    address; returns the address.
-
-    The token lives in `token_dir` (created 0600 if absent) and Ray's session files in a private temporary
-    folder, so nothing is shared with other Ray instances or read from `~/.ray` and `/tmp/ray`.
-
-    Ray's helper actors (e.g. Ray Train's placement-group cleaner, which asks the state API whether the
-    controller is alive) find "their" cluster through `RAY_ADDRESS`, else through
-    `ray_current_cluster` in the temporary folder -- which names whatever cluster `ray start` made last.
-    Asked about the wrong cluster, the cleaner decides our controller is dead and removes the workers'
-    placement group. So the GCS port is chosen here and `RAY_ADDRESS` set before the processes start.
-    """
-    import ray
-
-    use_token(ensure_token(token_dir))
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    os.environ["RAY_GCS_SERVER_PORT"] = str(port)
-    os.environ["RAY_ADDRESS"] = address
-    init_args.setdefault("_temp_dir", str(private_temp_dir()))
-    try:
-        ray.init(address="local", _node_ip_address="127.0.0.1", **init_args)
-    except BaseException:
-        os.environ.pop("RAY_ADDRESS", None)
-        raise
-    finally:
-        os.environ.pop("RAY_GCS_SERVER_PORT", None)
-    return address
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def train(recipe: Recipe, resume: bool = False) -> TrainOutcome:

@@ -58,7 +58,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     test inherit `RAY_AUTH_MODE` and `RAY_AUTH_TOKEN_PATH`."""
     import ray
 
-    from student_trainer.launch import start_local_ray
+    from student_trainer.local_ray import start_local_ray
 
     saved = dict(os.environ)
     # Ray's processes inherit this environment, so workers of every job on this cluster (also those
