@@ -24,12 +24,27 @@ TINY = ["--set", "student.preset=test-micro", "--set", "data.max_tokens=600", "-
         "--set", "eval_every=0", "--set", "checkpoint_every=2", "--set", "log_every=1"]
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _running_in_group(pgid: int) -> list[int]:
+    """Processes of group `pgid` that still run; zombies (killed, waiting for init to reap them) do not."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            running.append(int(stat.parent.name))
+    return running
+
+
+def _left_running(groups: list[int], timeout_s: float = 10.0) -> list[int]:
+    """The processes of `groups` still running after up to `timeout_s` (SIGKILLed ones take a moment)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = [pid for g in groups for pid in _running_in_group(g)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 def _wait_for_line(proc: subprocess.Popen[str], pattern: str, timeout_s: float, seen: list[str]) -> re.Match[str]:
@@ -88,8 +103,7 @@ def test_kd_up_distils_serves_and_stops_cleanly(micro_checkpoint: Path, tmp_path
     groups = [int(line.split()[0]) for line in (work / "logs" / "process-groups.txt").read_text().splitlines()]
     assert {"redis", "ray-head", "teacher", "gateway"} <= {
         line.split()[1] for line in (work / "logs" / "process-groups.txt").read_text().splitlines()}
-    time.sleep(1)
-    assert [g for g in groups if _group_alive(g)] == [], "kd up left processes running"
+    assert _left_running(groups) == [], "kd up left processes running"
     assert proc.returncode == 0, "".join(seen)[-3000:]
     assert not (home / ".ray").exists(), f"kd up wrote to HOME/.ray: {sorted((home / '.ray').rglob('*'))}"
 
