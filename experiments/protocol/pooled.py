@@ -13,6 +13,9 @@ control and Word-KD, each pairing a run with the run of the same base and seed:
 - an exact sign-flip randomisation test on the run-level differences in BLEU: is it larger than the spread
   between seeds and bases explains? It cannot go below 2/2^n for n pairs (0.25 for three), which is the
   honest answer of three runs.
+
+Given one base, the table is that base's run-level view: the same tests, with the seeds as the only pairs
+(`table.py` gives the bootstrap alone).
 """
 
 from __future__ import annotations
@@ -160,8 +163,10 @@ def main() -> int:
     bases = [b.strip() for b in args.bases.split(",") if b.strip()]
     if unknown := [b for b in bases if b not in BASES]:
         parser.error(f"unknown base(s) {', '.join(unknown)}; choose from {', '.join(BASES)}")
-    if len(bases) < 2:
-        parser.error("give at least two bases to pool (for one base, use experiments/protocol/table.py)")
+    if not bases:
+        parser.error("give at least one base")
+    if len(set(bases)) < len(bases):
+        parser.error(f"a base is named twice in {args.bases}; each base's runs count once")
     table = pooled_table(args.out, bases, args.recipe)
     print(table)
     if not args.no_docs:
