@@ -68,7 +68,7 @@ def start_local_ray(token_dir: Path, attempts: int = START_ATTEMPTS, **init_args
                 raise
             killed = _kill_processes_of(temp_dir)
             log.warning("local Ray did not start (attempt %d of %d: %s); stopped its %d processes and trying "
-                        "again in a fresh folder.%s", attempt, attempts, exc, killed, _log_tails(temp_dir))
+                        "again on a fresh port.%s", attempt, attempts, exc, killed, _log_tails(temp_dir))
     raise AssertionError("unreachable")
 
 
@@ -109,8 +109,8 @@ def _kill_processes_of(temp_dir: Path) -> int:
             if needle in (proc / "cmdline").read_bytes():
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed += 1
-        except (OSError, ProcessLookupError):
-            continue  # gone meanwhile, or not ours to read
+        except OSError:  # gone meanwhile (ProcessLookupError too), or not ours to read
+            continue
     return killed
 
 
