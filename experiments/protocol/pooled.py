@@ -14,6 +14,9 @@ control and Word-KD, each pairing a run with the run of the same base and seed:
   between seeds and bases explains? It cannot go below 2/2^n for n pairs (0.25 for three), which is the
   honest answer of three runs.
 
+With the docs it also draws every pair's difference as a dot (`pairs_plot.py`,
+docs/img/protocol-pooled-<bases>.png), the picture behind the sign-flip test.
+
 Given one base, the table is that base's run-level view: the same tests, with the seeds as the only pairs
 (`table.py` gives the bootstrap alone).
 """
@@ -30,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
+from experiments.protocol.pairs_plot import comparisons, plot_pairs  # noqa: E402
 from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder  # noqa: E402
 from experiments.protocol.significance import holm, sign_flip_p  # noqa: E402
 from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records  # noqa: E402
@@ -117,11 +121,16 @@ def _per_base(runs: dict[Key, RunRecord], bases: list[str]) -> str:
     return " / ".join(cells)
 
 
+def base_records(out: Path, bases: list[str]) -> dict[str, RunRecord]:
+    """The evaluated stage-1 run of each base, by base."""
+    return {base: r for base in bases if (r := record(out, BASES[base].run)) is not None and r.results}
+
+
 def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
     """Per row: runs, greedy mean per base, pooled BLEU and chrF, and the paired tests described above."""
     refs = read_corpus(DATA / "test.tsv").targets()
     runs = pooled_runs(out, bases, recipe)
-    starts = {base: r for base in bases if (r := record(out, BASES[base].run)) is not None and r.results}
+    starts = base_records(out, bases)
     compared: Comparisons = {b: {} for b in BASELINES}
     head = ["objective", "runs (bases × seeds)", f"greedy BLEU per base ({' / '.join(bases)})", "BLEU greedy",
             "BLEU beam 5", "chrF greedy",
@@ -170,7 +179,10 @@ def main() -> int:
     table = pooled_table(args.out, bases, args.recipe)
     print(table)
     if not args.no_docs:
-        fill_section(REPO / "docs" / "results.md", f"protocol-pooled-{'+'.join(bases)}", table)
+        tag = f"protocol-pooled-{'+'.join(bases)}"
+        fill_section(REPO / "docs" / "results.md", tag, table)
+        columns = comparisons(pooled_runs(args.out, bases, args.recipe), base_records(args.out, bases), BASELINE_ROWS)
+        plot_pairs(columns, bases, REPO / "docs" / "img" / f"{tag}.png")
     return 0
 
 
