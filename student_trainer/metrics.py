@@ -2,8 +2,10 @@
 
 Each interval line reports the loss parts, student throughput (target tokens per second over all
 workers), the time the loop spent blocked on the teacher, and the teacher cache's hit rate over the
-interval. Events (start, resume, checkpoint, evaluation, end) go to the same JSONL file, so a run's
-history survives restarts: a restarted worker appends to it.
+interval; with a step budget, also the steps done and the time left at the interval's pace (validation
+pauses not counted), so that a long run says when it will end. Events (start, resume, checkpoint,
+evaluation, end) go to the same JSONL file, so a run's history survives restarts: a restarted worker
+appends to it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 class MetricsLog:
     """Averages per-step loss parts over an interval and writes interval records and events."""
 
-    def __init__(self, path: Path | None, rank: int) -> None:
-        self.path, self.rank = path, rank
+    def __init__(self, path: Path | None, rank: int, total_steps: int | None = None) -> None:
+        self.path, self.rank, self.total_steps = path, rank, total_steps
         self._sums: dict[str, float] = defaultdict(float)
         self._steps = 0
         self._tokens = 0
@@ -44,6 +46,9 @@ class MetricsLog:
                                   "teacher_wait_frac": wait_s / seconds,
                                   "cache_hit_rate": hits / (hits + misses) if hits + misses else None,
                                   "interval_s": seconds, "time": time.time()}
+        if self.total_steps:
+            left = max(self.total_steps - step, 0)
+            record["eta_s"] = left * seconds / max(self._steps, 1)
         self._print(record)
         self._write(record)
         self._sums.clear()
@@ -64,7 +69,16 @@ class MetricsLog:
         hit = "-" if r["cache_hit_rate"] is None else f"{100 * r['cache_hit_rate']:.0f}%"
         _say(f"[trainer] step {r['step']} epoch {r['epoch']} | {parts} | lr {r['lr']:.2e} | "
              f"{r['tokens_per_s']:.0f} tok/s | teacher wait {r['teacher_wait_s']:.2f}s "
-             f"({100 * r['teacher_wait_frac']:.0f}%) | cache hit {hit}")
+             f"({100 * r['teacher_wait_frac']:.0f}%) | cache hit {hit}{self._left(r)}")
+
+    def _left(self, r: dict[str, Any]) -> str:
+        """" | 200/2500 steps (8%), about 0:44:10 left", or nothing without a step budget."""
+        if "eta_s" not in r or not self.total_steps:
+            return ""
+        left = int(round(r["eta_s"]))
+        clock = f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+        done = 100 * r["step"] / self.total_steps
+        return f" | {r['step']}/{self.total_steps} steps ({done:.0f}%), about {clock} left"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.path is None or self.rank != 0:

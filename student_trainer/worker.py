@@ -90,7 +90,7 @@ class TrainLoop:
         self.rank, self.world, self.device, self.reporter = rank, world, device, reporter
         self.out = self.recipe.output_path
         self.clock = WaitClock()
-        self.log = MetricsLog(self.out / METRICS_FILE if rank == 0 else None, rank)
+        self.log = MetricsLog(self.out / METRICS_FILE if rank == 0 else None, rank, self.recipe.max_steps or None)
         self.teacher: TeacherAPI | None = None
         self.teacher_id: str | None = None
         self.last_checkpoint_step = -1

@@ -145,6 +145,8 @@ def test_ka_recipe_runs_end_to_end_as_a_job_and_its_loss_falls(ray_cluster: str,
     losses = [r["loss"] for r in train_records]
     assert len(losses) == 5 and losses[-1] < losses[0] - 0.05, losses
     assert all("distill" in r and "teacher_wait_s" in r for r in train_records)
+    assert _progress_shown("| 4/20 steps (20%), about ", proc, since=started)  # the budget, and the time left
+    assert train_records[-1]["eta_s"] == 0 and train_records[0]["eta_s"] > 0
     manifest = read_manifest(out / "final")
     assert manifest.parent_teacher == "micro" and manifest.metrics["steps"] == 20
     assert manifest.recipe["loss"]["kind"] == "ka" and manifest.recipe["max_steps"] == 20

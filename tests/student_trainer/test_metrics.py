@@ -1,0 +1,42 @@
+"""The trainer's progress lines: what a person watching a long run reads, and the JSON records beside them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from student_trainer.metrics import MetricsLog, read_metrics
+
+
+def test_a_step_budget_shows_the_steps_done_and_the_time_left_at_the_interval_pace(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 150.0, 150.0])  # the interval runs from 100 s to 150 s, 50 steps: 1 s a step
+    monkeypatch.setattr("student_trainer.metrics.time.perf_counter", lambda: next(clock))
+    log = MetricsLog(tmp_path / "metrics.jsonl", rank=0, total_steps=2500)
+    for _ in range(50):
+        log.add({"loss": 2.0, "nll": 2.0}, target_tokens=100)
+    record = log.emit(step=50, epoch=0, lr=1e-3, wait_s=0.0, cache=(0, 0))
+    line = capsys.readouterr().out.strip()
+    assert record["eta_s"] == pytest.approx(2450.0)
+    assert line.endswith("| 50/2500 steps (2%), about 0:40:50 left")
+    assert re.search(r"\[trainer\] step 50 epoch 0 \| loss 2\.0000 nll 2\.0000 \|.*\| 100 tok/s", line)
+    assert read_metrics(tmp_path / "metrics.jsonl")[0]["eta_s"] == pytest.approx(2450.0)
+
+
+def test_without_a_step_budget_the_line_says_nothing_of_time_left(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = MetricsLog(tmp_path / "metrics.jsonl", rank=0)
+    log.add({"loss": 1.0}, target_tokens=10)
+    record = log.emit(step=1, epoch=0, lr=1e-3, wait_s=0.0, cache=(0, 0))
+    assert "eta_s" not in record and capsys.readouterr().out.rstrip().endswith("cache hit -")
+    assert json.loads((tmp_path / "metrics.jsonl").read_text())["step"] == 1
+
+
+def test_other_ranks_print_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = MetricsLog(None, rank=1, total_steps=10)
+    log.add({"loss": 1.0}, target_tokens=10)
+    log.emit(step=1, epoch=0, lr=1e-3, wait_s=0.0, cache=(0, 0))
+    assert capsys.readouterr().out == "" and not list(tmp_path.iterdir())
