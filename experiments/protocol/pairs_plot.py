@@ -14,7 +14,7 @@ from pathlib import Path
 from experiments.protocol.table import DECODINGS, LABELS
 from experiments.run_records import RunRecord
 
-Key = tuple[str, str]  # (base, seed)
+Key = tuple[str, str]  # (base, seed), e.g. ("nll-1k", "2")
 Pairs = dict[str, list[tuple[Key, float]]]  # decoding -> [((base, seed), system minus baseline)]
 SHORT = {"own base": "base", "control": "control", "Word-KD": "Word-KD"}
 TITLES = {"greedy": "greedy", "beam5": "beam 5"}

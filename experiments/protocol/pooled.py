@@ -33,14 +33,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.pairs_plot import comparisons, plot_pairs  # noqa: E402
+from experiments.protocol.pairs_plot import Key, comparisons, pair_differences, plot_pairs  # noqa: E402
 from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder  # noqa: E402
 from experiments.protocol.significance import holm, sign_flip_p  # noqa: E402
 from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records  # noqa: E402
 from experiments.run_records import RunRecord  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
-
-Key = tuple[str, str]  # (base, seed), e.g. ("nll-1k", "2")
 
 
 def seed_of(run: RunRecord) -> str:
@@ -79,8 +77,7 @@ def comparison(system: dict[Key, RunRecord], baseline: dict[Key, RunRecord], ref
     mine, theirs = paired(system, baseline)
     if not mine:
         return None
-    diffs = {d: [a - b for x, y in zip(mine, theirs, strict=True)
-                 if (a := x.bleu(d)) is not None and (b := y.bleu(d)) is not None] for d in DECODINGS}
+    diffs = {d: [diff for _, diff in pairs] for d, pairs in pair_differences(system, baseline).items()}
     return Comparison(statistics.mean(diffs["greedy"]) if diffs["greedy"] else None,
                       tuple(paired_p_value(mine, theirs, d, refs) for d in DECODINGS),
                       tuple(sign_flip_p(diffs[d]) for d in DECODINGS))
