@@ -2,8 +2,9 @@
 
 Each interval line reports the loss parts, student throughput (target tokens per second over all
 workers), the time the loop spent blocked on the teacher, and the teacher cache's hit rate over the
-interval; with a step budget, also the steps done and the time left at the interval's pace (validation
-pauses not counted), so that a long run says when it will end. Events (start, resume, checkpoint,
+interval; with a step budget, also the steps done and the time left at the interval's pace, so that a long
+run says when it will end. Time spent validating or saving checkpoints (`paused()`) is left out of the
+interval, so neither throughput nor the time left counts it as training. Events (start, resume, checkpoint,
 evaluation, end) go to the same JSONL file, so a run's history survives restarts: a restarted worker
 appends to it.
 """
@@ -14,6 +15,8 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ class MetricsLog:
         self._steps = 0
         self._tokens = 0
         self._start = time.perf_counter()
+        self._paused = 0.0
         self._cache = (0, 0)
 
     def add(self, parts: dict[str, float], target_tokens: int) -> None:
@@ -38,7 +42,7 @@ class MetricsLog:
 
     def emit(self, step: int, epoch: int, lr: float, wait_s: float, cache: tuple[int, int]) -> dict[str, Any]:
         """Close the interval: print one line (rank 0), append a JSON record, reset the sums."""
-        seconds = max(time.perf_counter() - self._start, 1e-9)
+        seconds = max(time.perf_counter() - self._start - self._paused, 1e-9)
         hits, misses = cache[0] - self._cache[0], cache[1] - self._cache[1]
         record: dict[str, Any] = {"event": "train", "step": step, "epoch": epoch, "lr": lr,
                                   **{k: v / max(self._steps, 1) for k, v in self._sums.items()},
@@ -52,8 +56,17 @@ class MetricsLog:
         self._print(record)
         self._write(record)
         self._sums.clear()
-        self._steps, self._tokens, self._start, self._cache = 0, 0, time.perf_counter(), cache
+        self._steps, self._tokens, self._start, self._paused, self._cache = 0, 0, time.perf_counter(), 0.0, cache
         return record
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave the time inside the block (a validation, a checkpoint) out of the current interval."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._paused += time.perf_counter() - began
 
     def event(self, name: str, **fields: Any) -> None:
         """Append an event record (and print it on rank 0)."""

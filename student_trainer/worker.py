@@ -169,9 +169,11 @@ class TrainLoop:
             cache = cache_counts(self.teacher.stats()) if self.teacher is not None else (0, 0)
             self.log.emit(p.step, p.epoch, float(s.scheduler.get_last_lr()[0]), self._wait_delta(), cache)
         if r.eval_every and p.step % r.eval_every == 0:
-            self._validate(s)
+            with self.log.paused():
+                self._validate(s)
         if p.step % r.checkpoint_every == 0:
-            self._checkpoint(s)
+            with self.log.paused():
+                self._checkpoint(s)
 
     def _diagnostics(self) -> Diagnostics | None:
         r = self.recipe

@@ -40,3 +40,19 @@ def test_other_ranks_print_and_write_nothing(tmp_path: Path, capsys: pytest.Capt
     log.add({"loss": 1.0}, target_tokens=10)
     log.emit(step=1, epoch=0, lr=1e-3, wait_s=0.0, cache=(0, 0))
     assert capsys.readouterr().out == "" and not list(tmp_path.iterdir())
+
+
+def test_a_validation_inside_the_interval_counts_neither_as_training_time_nor_as_time_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the interval runs from 0 s to 100 s, of which 60 s (from 20 s to 80 s) are spent validating
+    clock = iter([0.0, 20.0, 80.0, 100.0, 100.0])
+    monkeypatch.setattr("student_trainer.metrics.time.perf_counter", lambda: next(clock))
+    log = MetricsLog(None, rank=0, total_steps=100)
+    for _ in range(10):
+        log.add({"loss": 1.0}, target_tokens=40)
+    with log.paused():  # from 20 s to 80 s
+        pass
+    record = log.emit(step=10, epoch=0, lr=1e-3, wait_s=4.0, cache=(0, 0))
+    assert record["interval_s"] == pytest.approx(40.0)  # 100 s less the 60 s pause
+    assert record["tokens_per_s"] == pytest.approx(10.0) and record["teacher_wait_frac"] == pytest.approx(0.1)
+    assert record["eta_s"] == pytest.approx(90 * 4.0)  # 4 s a step, 90 steps to go
