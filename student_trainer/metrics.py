@@ -85,13 +85,12 @@ class MetricsLog:
              f"({100 * r['teacher_wait_frac']:.0f}%) | cache hit {hit}{self._left(r)}")
 
     def _left(self, r: dict[str, Any]) -> str:
-        """" | 200/2500 steps (8%), about 0:44:10 left", or nothing without a step budget."""
+        """" | 200/2500 steps (8%), about 44 min left", or nothing without a step budget."""
         if "eta_s" not in r or not self.total_steps:
             return ""
-        left = int(round(r["eta_s"]))
-        clock = f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
         done = 100 * r["step"] / self.total_steps
-        return f" | {r['step']}/{self.total_steps} steps ({done:.0f}%), about {clock} left"
+        left = format_duration(r["eta_s"])
+        return f" | {r['step']}/{self.total_steps} steps ({done:.0f}%), about {left} left"
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.path is None or self.rank != 0:
@@ -105,6 +104,14 @@ def _say(line: str) -> None:
     """One progress line on stdout (written directly: Ray Train's patched `print` would echo it twice)."""
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def format_duration(seconds: float) -> str:
+    """`42 s`, `7 min`, `1 h 05 min`: how people read a remaining time."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _fmt(value: Any) -> str:

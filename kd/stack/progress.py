@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from student_trainer.metrics import format_duration
+
 STEP_LINE = re.compile(r"\[trainer\] step (\d+) epoch (\d+) \| loss ([\d.]+).*?\| ([\d.]+) tok/s")
 EVAL_LINE = re.compile(r"\[trainer\] eval: step=(\d+), .*?valid_bleu=([\d.]+)")
 
@@ -26,14 +28,6 @@ class StepReport:
     loss: float
     tokens_per_s: float
     seconds_left: float | None
-
-
-def format_duration(seconds: float) -> str:
-    """`42 s`, `7 min`, `1 h 05 min`: how people read a remaining time."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class TrainProgress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kd.stack.progress import TrainProgress, format_duration
+from kd.stack.progress import TrainProgress
 
 
 def test_progress_reports_steps_throughput_and_time_left_as_the_log_grows(tmp_path: Path) -> None:
@@ -25,7 +25,3 @@ def test_progress_reports_steps_throughput_and_time_left_as_the_log_grows(tmp_pa
     assert [r.step for r in second] == [100] and second[0].seconds_left == 60 / 50 * 900
     assert said[-2] == "  step 100/1000 (10%) | loss 3.000 | 3,900 tokens/s, about 18 min left"
     assert said[-1] == "  validation at step 100: BLEU 25.5 (400 verses)"
-
-
-def test_durations_read_as_people_say_them() -> None:
-    assert [format_duration(s) for s in (42, 420, 3900)] == ["42 s", "7 min", "1 h 05 min"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from student_trainer.metrics import MetricsLog, read_metrics
+from student_trainer.metrics import MetricsLog, format_duration, read_metrics
 
 
 def test_a_step_budget_shows_the_steps_done_and_the_time_left_at_the_interval_pace(
@@ -21,7 +21,7 @@ def test_a_step_budget_shows_the_steps_done_and_the_time_left_at_the_interval_pa
     record = log.emit(step=50, epoch=0, lr=1e-3, wait_s=0.0, cache=(0, 0))
     line = capsys.readouterr().out.strip()
     assert record["eta_s"] == pytest.approx(2450.0)
-    assert line.endswith("| 50/2500 steps (2%), about 0:40:50 left")
+    assert line.endswith("| 50/2500 steps (2%), about 41 min left")
     assert re.search(r"\[trainer\] step 50 epoch 0 \| loss 2\.0000 nll 2\.0000 \|.*\| 100 tok/s", line)
     assert read_metrics(tmp_path / "metrics.jsonl")[0]["eta_s"] == pytest.approx(2450.0)
 
@@ -56,3 +56,7 @@ def test_a_validation_inside_the_interval_counts_neither_as_training_time_nor_as
     assert record["interval_s"] == pytest.approx(40.0)  # 100 s less the 60 s pause
     assert record["tokens_per_s"] == pytest.approx(10.0) and record["teacher_wait_frac"] == pytest.approx(0.1)
     assert record["eta_s"] == pytest.approx(90 * 4.0)  # 4 s a step, 90 steps to go
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert [format_duration(s) for s in (42, 420, 3900)] == ["42 s", "7 min", "1 h 05 min"]
