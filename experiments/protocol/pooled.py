@@ -123,11 +123,10 @@ def base_records(out: Path, bases: list[str]) -> dict[str, RunRecord]:
     return {base: r for base in bases if (r := record(out, BASES[base].run)) is not None and r.results}
 
 
-def pooled_table(out: Path, bases: list[str], recipe: str = "restart") -> str:
-    """Per row: runs, greedy mean per base, pooled BLEU and chrF, and the paired tests described above."""
+def pooled_table(runs: dict[str, dict[Key, RunRecord]], starts: dict[str, RunRecord], bases: list[str]) -> str:
+    """Per row (`pooled_runs`): runs, greedy mean per base, pooled BLEU and chrF, and the paired tests
+    described above, against the bases' own runs (`base_records`) and the baseline rows."""
     refs = read_corpus(DATA / "test.tsv").targets()
-    runs = pooled_runs(out, bases, recipe)
-    starts = base_records(out, bases)
     compared: Comparisons = {b: {} for b in BASELINES}
     head = ["objective", "runs (bases × seeds)", f"greedy BLEU per base ({' / '.join(bases)})", "BLEU greedy",
             "BLEU beam 5", "chrF greedy",
@@ -173,13 +172,13 @@ def main() -> int:
         parser.error("give at least one base")
     if len(set(bases)) < len(bases):
         parser.error(f"a base is named twice in {args.bases}; each base's runs count once")
-    table = pooled_table(args.out, bases, args.recipe)
+    runs, starts = pooled_runs(args.out, bases, args.recipe), base_records(args.out, bases)
+    table = pooled_table(runs, starts, bases)
     print(table)
     if not args.no_docs:
         tag = f"protocol-pooled-{'+'.join(bases)}"
         fill_section(REPO / "docs" / "results.md", tag, table)
-        columns = comparisons(pooled_runs(args.out, bases, args.recipe), base_records(args.out, bases), BASELINE_ROWS)
-        plot_pairs(columns, bases, REPO / "docs" / "img" / f"{tag}.png")
+        plot_pairs(comparisons(runs, starts, BASELINE_ROWS), bases, REPO / "docs" / "img" / f"{tag}.png")
     return 0
 
 
