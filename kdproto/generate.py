@@ -11,8 +11,10 @@ the stubs and compares them with the committed ones (`render` returns the texts)
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,14 +70,33 @@ def stale_stubs(stub_dir: Path = STUB_DIR) -> list[str]:
             if not (stub_dir / name).is_file() or (stub_dir / name).read_text(encoding="utf-8") != text]
 
 
+def stamped_generator_version(stub_dir: Path = STUB_DIR) -> str:
+    """The grpcio-tools version that generated the committed stubs (protoc stamps it in the gRPC stub)."""
+    text = (stub_dir / "teacher_pb2_grpc.py").read_text(encoding="utf-8")
+    found = re.search(r"^GRPC_GENERATED_VERSION = '([^']+)'", text, flags=re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{stub_dir / 'teacher_pb2_grpc.py'} has no GRPC_GENERATED_VERSION line; regenerate it")
+    return found.group(1)
+
+
+def stale_reason(stale: list[str], stub_dir: Path = STUB_DIR) -> str:
+    """What to do about stale stubs, naming the generator versions when they are the cause."""
+    stamped, installed = stamped_generator_version(stub_dir), metadata.version("grpcio-tools")
+    if stamped != installed:
+        return (f"stale: {', '.join(stale)}; the committed stubs come from grpcio-tools {stamped}, this "
+                f"environment has {installed}. Install the version pyproject.toml pins (rerun scripts/setup.sh), "
+                "or move the pin and run `python -m kdproto.generate`, committing both")
+    return f"stale: {', '.join(stale)}; the proto changed: run `python -m kdproto.generate` and commit the stubs"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Regenerate kdproto stubs from proto/.")
     parser.add_argument("--check", action="store_true", help="only report stale stubs (exit 1 if any)")
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_stubs()
-        for name in stale:
-            print(f"stale: kdproto/{name} (run `python -m kdproto.generate`)", file=sys.stderr)
+        if stale:
+            print(stale_reason(stale), file=sys.stderr)
         return 1 if stale else 0
     for path in write():
         print(f"wrote {path.relative_to(REPO_ROOT)}")

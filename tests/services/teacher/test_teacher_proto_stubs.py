@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from importlib import metadata
+
 import numpy as np
 import pytest
 
@@ -10,7 +14,27 @@ from kdproto import teacher_pb2 as pb
 
 
 def test_committed_stubs_match_a_fresh_generation() -> None:
-    assert generate.stale_stubs() == [], "run `python -m kdproto.generate` and commit the stubs"
+    stale = generate.stale_stubs()
+    assert stale == [], generate.stale_reason(stale)
+
+
+def test_the_generator_is_pinned_to_the_version_that_made_the_committed_stubs() -> None:
+    # An unpinned grpcio-tools let a fresh set-up install a newer one, which stamps its own version in the
+    # stub: the stubs then read as stale although the proto had not changed.
+    project = tomllib.loads((generate.REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = [re.fullmatch(r"grpcio-tools==(\S+)", dep) for dep in project["dependencies"]]
+    pinned = [match.group(1) for match in pins if match]
+    assert pinned == [generate.stamped_generator_version()] == [metadata.version("grpcio-tools")]
+
+
+def test_stale_stubs_are_explained_by_the_generator_version_when_it_differs(tmp_path) -> None:
+    text = (generate.STUB_DIR / "teacher_pb2_grpc.py").read_text(encoding="utf-8")
+    (tmp_path / "teacher_pb2_grpc.py").write_text(
+        re.sub(r"GRPC_GENERATED_VERSION = '[^']+'", "GRPC_GENERATED_VERSION = '0.0.1'", text), encoding="utf-8")
+    assert generate.stale_stubs(tmp_path) == ["teacher_pb2.py", "teacher_pb2.pyi", "teacher_pb2_grpc.py"]
+    reason = generate.stale_reason(["teacher_pb2_grpc.py"], tmp_path)
+    assert "come from grpcio-tools 0.0.1" in reason and metadata.version("grpcio-tools") in reason
+    assert "the proto changed" in generate.stale_reason(["teacher_pb2_grpc.py"])
 
 
 def test_stubs_import_from_the_kdproto_package() -> None:
