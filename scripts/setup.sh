@@ -17,5 +17,6 @@ python -m pip install --quiet --upgrade pip
 # Pin the CPU wheel first: an unpinned torch (or a range excluding 2.13.0) pulls GBs of CUDA packages.
 # On a GPU machine, set KD_TORCH_SPEC (e.g. "torch==2.13.0 --index-url https://.../cu128") before running.
 python -m pip install --quiet ${KD_TORCH_SPEC:-torch==2.13.0}
-python -m pip install --quiet -e ".[dev]"
+# constraints.txt holds the exact versions CI ran on, so a fresh machine installs the same environment.
+python -m pip install --quiet -c constraints.txt -e ".[dev]"
 echo "== set-up done: $(python -c 'import torch, ray, transformers; print(f"torch {torch.__version__}, ray {ray.__version__}, transformers {transformers.__version__}")')"
