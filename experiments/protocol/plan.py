@@ -98,6 +98,9 @@ BASES: dict[str, Base] = {
     # A fourth draw (student seed 4), the second base of that fixed recipe: its Word-KD and KA pairs join
     # `nll-conv-b3`'s in `pooled.py`, so that the run-level test has enough pairs to go below 0.05.
     "nll-conv-b4": Base("stage1-nll-conv-b4", "references", sets=("student.seed=4",)),
+    # A fifth draw (student seed 5), the third of the fixed recipe, drawn for the control row the other two lack:
+    # whether 300 more steps of plain NLL also cost beam-5 BLEU, i.e. whether that cost is distillation's.
+    "nll-conv-b5": Base("stage1-nll-conv-b5", "references", sets=("student.seed=5",)),
 }
 
 

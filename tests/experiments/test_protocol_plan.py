@@ -34,7 +34,7 @@ def test_every_base_is_one_stage1_run_from_the_shrunk_teacher_with_its_overrides
     assert not any(s.startswith("max_steps=") for s in runs["stage1-nll-conv"].sets)  # the recipe's cap, patience 2
     conv_b2 = runs["stage1-nll-conv-b2"].sets
     assert "student.seed=2" in conv_b2 and not any(s.startswith("max_steps=") for s in conv_b2)
-    for seed in (3, 4):
+    for seed in (3, 4, 5):
         conv = runs[f"stage1-nll-conv-b{seed}"].sets
         assert f"student.seed={seed}" in conv and not any(s.startswith("max_steps=") for s in conv)
 
