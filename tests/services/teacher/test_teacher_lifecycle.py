@@ -21,9 +21,14 @@ from services.teacher.server import TeacherServer, grpc_options
 
 from .conftest import scrape
 
+# A Generate that keeps the one model thread busy for seconds even on fast cores (12 sentences finished
+# in under 0.6 s on a quiet machine, and the tests below rely on it still running after that).
+BUSY_SENTENCES = 96
+BUSY_BUDGET = 1 << 16  # a request's token budget that admits it
+
 
 def _generate(sentences: Any, n: int, max_len: int) -> Any:
-    src = sentences[0][:n]
+    src = [sentences[0][i % len(sentences[0])] for i in range(n)]
     return pb.GenerateRequest(sources=[tensors.pack_ids(np.asarray(s)) for s in src], beam_size=4, nbest=1,
                               max_len=max_len)
 
@@ -36,12 +41,12 @@ def _stub(server: TeacherServer, mb: int = 64) -> tuple[grpc.Channel, Any]:
 @pytest.mark.slow
 def test_health_watchers_see_not_serving_while_in_flight_requests_drain(
         teacher_factory: Callable[..., TeacherServer], reference_teacher_dir: Path, sentences: Any) -> None:
-    server = teacher_factory(reference_teacher_dir, threads=1, drain_s=30)
+    server = teacher_factory(reference_teacher_dir, threads=1, drain_s=30, max_batch_tokens=BUSY_BUDGET)
     channel, stub = _stub(server)
     watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     with ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(stub.Generate, _generate(sentences, 12, 100), timeout=60)
+        in_flight = pool.submit(stub.Generate, _generate(sentences, BUSY_SENTENCES, 100), timeout=60)
         time.sleep(0.3)  # the Generate is on the model
         stopper = threading.Thread(target=server.stop)
         stopper.start()
@@ -49,26 +54,27 @@ def test_health_watchers_see_not_serving_while_in_flight_requests_drain(
         assert not in_flight.done()  # still draining when the watcher learnt it
         answer = in_flight.result(timeout=60)
         stopper.join(timeout=60)
-    assert len(answer.results) == 12  # the in-flight request was answered in full
+    assert len(answer.results) == BUSY_SENTENCES  # the in-flight request was answered in full
     channel.close()
 
 
 @pytest.mark.slow
 def test_a_request_whose_client_gave_up_is_never_computed(teacher_factory: Callable[..., TeacherServer],
                                                           reference_teacher_dir: Path, sentences: Any) -> None:
-    server = teacher_factory(reference_teacher_dir, threads=1, max_wait_ms=0.0)
+    server = teacher_factory(reference_teacher_dir, threads=1, max_wait_ms=0.0, max_batch_tokens=BUSY_BUDGET)
     channel, stub = _stub(server)
     with ThreadPoolExecutor(2) as pool:
-        busy = pool.submit(stub.Generate, _generate(sentences, 12, 100), timeout=60)  # occupies the model
+        busy = pool.submit(stub.Generate, _generate(sentences, BUSY_SENTENCES, 100), timeout=60)  # occupies the model
         time.sleep(0.3)
         before = scrape(server).get('kd_teacher_model_sentences_total{op="generate"}', 0.0)
         with pytest.raises(grpc.RpcError) as caught:  # queued behind it; gives up after 0.3 s
             stub.Generate(_generate(sentences, 3, 20), timeout=0.3)
+        assert not busy.done(), "the busy request ended before the other one gave up: make it longer"
         busy.result(timeout=60)
     time.sleep(0.5)
     after = scrape(server).get('kd_teacher_model_sentences_total{op="generate"}', 0.0)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert after - before == 12  # the busy request's sentences only: the abandoned 3 were skipped
+    assert after - before == BUSY_SENTENCES  # the busy request's sentences only: the abandoned 3 were skipped
     channel.close()
 
 
