@@ -1,8 +1,10 @@
-"""Checkpoint folders: the Hugging Face Marian files, the tokenizer and a `manifest.json` identity card.
+"""Checkpoint folders: the Hugging Face model files, the tokenizer and a `manifest.json` identity card.
 
 Saving is atomic (a temporary sibling folder renamed into place), so an interrupted save never leaves a
 half checkpoint. Loading checks the format version and that model, tokenizer and caller agree on the
-vocabulary fingerprint. Any plain Hugging Face Marian folder (e.g. an `opus-mt-*` download) loads too.
+vocabulary fingerprint. Any plain Hugging Face folder of a supported teacher family loads too (an
+`opus-mt-*` Marian model, T5 / mT5, mBART-50, M2M100 / NLLB; see `s2s.families`): its manifest is derived
+from its files, and families with language codes need the direction (`Languages`) from the caller.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,8 +22,10 @@ from transformers import MarianMTModel
 
 from s2s import atomic
 from s2s.errors import CheckpointError, VocabularyMismatchError
+from s2s.families.base import SeqTokenizer, TeacherFamily
+from s2s.families.registry import family_of, get_family, read_config
+from s2s.languages import Languages
 from s2s.presets import count_parameters
-from s2s.tokenizer import Tokenizer
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -40,6 +44,20 @@ class Manifest:
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    family: str = "marian"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+    task_prefix: str | None = None
+
+    @property
+    def languages(self) -> Languages:
+        """The translation direction the model was made or exported for (unset parts are None)."""
+        return Languages(self.src_lang, self.tgt_lang, self.task_prefix)
+
+    def with_languages(self, languages: Languages) -> Manifest:
+        """This manifest with the direction recorded (what is unset stays as it was)."""
+        merged = languages.merged(self.languages)
+        return replace(self, src_lang=merged.src, tgt_lang=merged.tgt, task_prefix=merged.prefix)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -58,15 +76,16 @@ class Manifest:
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: model (eval mode), tokenizer and manifest."""
+    """A loaded checkpoint: model (eval mode), tokenizer, manifest and the model's family."""
 
-    model: MarianMTModel
-    tokenizer: Tokenizer
+    model: Any
+    tokenizer: SeqTokenizer
     manifest: Manifest
     path: Path
+    family: TeacherFamily
 
 
-def save_checkpoint(model: MarianMTModel, tokenizer: Tokenizer, out_dir: Path, manifest: Manifest) -> Path:
+def save_checkpoint(model: MarianMTModel, tokenizer: SeqTokenizer, out_dir: Path, manifest: Manifest) -> Path:
     """Write model, tokenizer and manifest to `out_dir` atomically, replacing an older checkpoint there."""
     out_dir = Path(out_dir)
     if manifest.vocab_fingerprint != tokenizer.fingerprint:
@@ -86,17 +105,23 @@ def save_checkpoint(model: MarianMTModel, tokenizer: Tokenizer, out_dir: Path, m
 
 
 
-def read_manifest(folder: Path, tokenizer: Tokenizer | None = None) -> Manifest:
-    """The folder's manifest; a plain HF Marian folder gets one derived from its files."""
+def read_manifest(folder: Path, tokenizer: SeqTokenizer | None = None, languages: Languages | None = None) -> Manifest:
+    """The folder's manifest; a plain Hugging Face folder gets one derived from its files (its tokenizer is
+    loaded for the fingerprint unless given, so families with language codes need `languages`)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
-        tok = tokenizer or Tokenizer(folder)
-        return Manifest(model_id=folder.resolve().name, vocab_fingerprint=tok.fingerprint, parameters=0)
+        family = family_of(folder)
+        tok = tokenizer or family.load_tokenizer(folder, languages or Languages())
+        manifest = Manifest(model_id=folder.resolve().name, vocab_fingerprint=tok.fingerprint, parameters=0,
+                            family=family.name)
+        return manifest.with_languages(tok.languages)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc}); the checkpoint is damaged") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} must hold a JSON object; the checkpoint is damaged")
     manifest = Manifest.from_dict(data, str(path))
     if manifest.format_version != FORMAT_VERSION:
         raise CheckpointError(
@@ -105,25 +130,53 @@ def read_manifest(folder: Path, tokenizer: Tokenizer | None = None) -> Manifest:
 
 
 def load_checkpoint(folder: Path, expected_fingerprint: str | None = None, device: str | torch.device = "cpu",
-                    dtype: torch.dtype = torch.float32) -> Checkpoint:
-    """Load a checkpoint (or HF Marian folder) for inference, refusing vocabulary mismatches."""
+                    dtype: torch.dtype = torch.float32, languages: Languages | None = None) -> Checkpoint:
+    """Load a checkpoint (or a Hugging Face folder of any supported family) for inference, refusing
+    vocabulary mismatches. `languages` sets the direction of a multilingual teacher; what it leaves unset
+    comes from the folder's manifest."""
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise CheckpointError(f"{folder} is not a model folder (no config.json)")
-    tokenizer = Tokenizer(folder)
-    manifest = read_manifest(folder, tokenizer)
+    config = read_config(folder)
+    stored = read_manifest(folder, languages=languages) if (folder / MANIFEST).is_file() else None
+    family = get_family(stored.family) if stored is not None else family_of(folder)
+    direction = (languages or Languages()).merged(stored.languages if stored else Languages())
+    output_size = _output_vocab_size(config)
+    tokenizer = family.load_tokenizer(folder, direction, output_size)
+    manifest = stored.with_languages(tokenizer.languages) if stored else read_manifest(folder, tokenizer)
     check_fingerprint(manifest.vocab_fingerprint, tokenizer.fingerprint, f"{folder} manifest", f"{folder} tokenizer")
     if expected_fingerprint is not None:
         check_fingerprint(expected_fingerprint, tokenizer.fingerprint, "expected vocabulary", str(folder))
-    model = _model_class(folder).from_pretrained(folder, dtype=dtype)
-    if model.config.vocab_size != tokenizer.vocab_size:
+    model = _load_weights(folder, config, family, dtype)
+    if family.name == "marian" and output_size != tokenizer.vocab_size:
         raise VocabularyMismatchError(
-            f"{folder}: model vocab_size {model.config.vocab_size} != tokenizer vocabulary {tokenizer.vocab_size}")
+            f"{folder}: model vocab_size {output_size} != tokenizer vocabulary {tokenizer.vocab_size}")
+    if tokenizer.vocab_size > output_size:
+        raise VocabularyMismatchError(
+            f"{folder}: the tokenizer has ids up to {tokenizer.vocab_size - 1}, the model only {output_size}")
     freeze_unsaved(model)
     cast(Any, model).to(device).eval()
     if manifest.parameters == 0:
-        manifest = Manifest(**{**asdict(manifest), "parameters": count_parameters(model)})
-    return Checkpoint(model, tokenizer, manifest, folder)
+        manifest = replace(manifest, parameters=count_parameters(model))
+    return Checkpoint(model, tokenizer, manifest, folder, family)
+
+
+def _output_vocab_size(config: dict[str, Any]) -> int:
+    """The decoder's output size: Marian with separate vocabularies names it `decoder_vocab_size`."""
+    size = config.get("decoder_vocab_size") or config.get("vocab_size")
+    if not isinstance(size, int) or size < 2:
+        raise CheckpointError(f"config.json has no usable vocab_size ({size!r}); the model folder is damaged")
+    return size
+
+
+def _load_weights(folder: Path, config: dict[str, Any], family: TeacherFamily, dtype: torch.dtype) -> Any:
+    """The model, with every way a folder's weights fail to load turned into a `CheckpointError`."""
+    from s2s.cmlm import CMLMModel, is_cmlm_config
+
+    model_class = CMLMModel if family.name == "marian" and is_cmlm_config(config) else family.model_class()
+    try:
+        return model_class.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - safetensors, pickle and config errors have many types
+        raise CheckpointError(f"{folder}: the model weights do not load ({type(exc).__name__}: {exc}); "
+                              "the folder is incomplete or damaged") from exc
 
 
 def freeze_unsaved(model: Any) -> None:
@@ -135,17 +188,6 @@ def freeze_unsaved(model: Any) -> None:
     for name, param in model.named_parameters():
         if name in unsaved:
             param.requires_grad_(False)
-
-
-def _model_class(folder: Path) -> Any:
-    """MarianMTModel, or the CMLM class for a folder that holds a Mask-Predict student."""
-    from s2s.cmlm import CMLMModel, is_cmlm_config
-
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{folder}/config.json is not valid JSON ({exc}); the checkpoint is damaged") from exc
-    return CMLMModel if is_cmlm_config(config) else MarianMTModel
 
 
 def check_fingerprint(expected: str, actual: str, expected_name: str, actual_name: str) -> None:

@@ -58,3 +58,131 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         created = sorted(str(p) for p in _HOME_RAY.rglob("*"))
         print(f"\nFAILED: the tests wrote to {_HOME_RAY} ({created}); Ray must use the project's own token")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Tiny random teachers of every supported family, as their Hugging Face folders would be published, with
+# SentencePiece models trained on a few thousand lines of the shared corpus (recipes checked in
+# ../shared/research/tiny-teachers.md). Built once per session, on first use.
+TINY_FAMILIES = ("marian_separate", "t5", "mbart50", "nllb", "m2m100")
+_TINY_LAYERS = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+                "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+                "max_position_embeddings": 128}
+
+
+def _train_spm(lines: list[str], prefix: Path, **ids: int) -> Path:
+    import sentencepiece as spm
+
+    corpus = prefix.with_suffix(".txt")
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(prefix), vocab_size=400, model_type="bpe",
+                                   minloglevel=2, **ids)
+    return prefix.with_suffix(".model")
+
+
+def _tiny_marian_separate(root: Path, es: list[str], en: list[str]) -> Path:
+    import json
+    import shutil
+
+    import sentencepiece as spm
+    from transformers import MarianConfig, MarianMTModel
+
+    folder = root / "marian_separate"
+    folder.mkdir()
+    vocabs = []
+    for name, lines in (("source", es), ("target", en)):
+        model = _train_spm(lines, root / f"m-{name}", eos_id=0, unk_id=1, bos_id=-1, pad_id=-1)
+        shutil.copyfile(model, folder / f"{name}.spm")
+        proc = spm.SentencePieceProcessor(model_file=str(model))
+        vocab = {proc.id_to_piece(i): i for i in range(proc.get_piece_size())}
+        vocab["<pad>"] = len(vocab)
+        vocabs.append(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocabs[0]), encoding="utf-8")
+    (folder / "target_vocab.json").write_text(json.dumps(vocabs[1]), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"separate_vocabs": True,
+                                                              "tokenizer_class": "MarianTokenizer"}))
+    pad = vocabs[1]["<pad>"]
+    config = MarianConfig(vocab_size=len(vocabs[0]), decoder_vocab_size=len(vocabs[1]),
+                          share_encoder_decoder_embeddings=False, tie_word_embeddings=False, pad_token_id=pad,
+                          eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0, **_TINY_LAYERS)
+    MarianMTModel(config).save_pretrained(folder)
+    return folder
+
+
+def _tiny_t5(root: Path, lines: list[str]) -> Path:
+    import shutil
+
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    folder = root / "t5"
+    folder.mkdir()
+    model = _train_spm(lines, root / "t5", pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    shutil.copyfile(model, folder / "spiece.model")
+    tok = T5Tokenizer.from_pretrained(folder, extra_ids=0)
+    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=8, num_layers=1, num_decoder_layers=1,
+                      num_heads=2, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                      decoder_start_token_id=tok.pad_token_id)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def _tiny_coded(root: Path, lines: list[str], name: str) -> Path:
+    """mBART-50, NLLB or M2M100: language codes start source and target, the target's is forced."""
+    import json
+    import shutil
+
+    import sentencepiece as spm
+    from transformers import (
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        M2M100Tokenizer,
+        MBart50Tokenizer,
+        MBartConfig,
+        MBartForConditionalGeneration,
+        NllbTokenizer,
+    )
+
+    folder = root / name
+    folder.mkdir()
+    fairseq_ids = {"bos_id": 0, "pad_id": 1, "eos_id": 2, "unk_id": 3} if name == "nllb" else {}
+    model = _train_spm(lines, root / name, **fairseq_ids)
+    shutil.copyfile(model, folder / "sentencepiece.bpe.model")
+    if name == "mbart50":
+        tok = MBart50Tokenizer.from_pretrained(folder, src_lang="es_XX", tgt_lang="en_XX")
+        config_class, model_class, target = MBartConfig, MBartForConditionalGeneration, "en_XX"
+        size = len(tok)
+    elif name == "nllb":
+        tok = NllbTokenizer.from_pretrained(folder, src_lang="spa_Latn", tgt_lang="eng_Latn",
+                                            additional_special_tokens=["spa_Latn", "eng_Latn"])
+        config_class, model_class, target = M2M100Config, M2M100ForConditionalGeneration, "eng_Latn"
+        size = len(tok)
+    else:
+        proc = spm.SentencePieceProcessor(model_file=str(model))
+        vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        for i in range(proc.get_piece_size()):
+            vocab.setdefault(proc.id_to_piece(i), len(vocab))
+        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        tok = M2M100Tokenizer(vocab_file=str(folder / "vocab.json"), spm_file=str(folder / "sentencepiece.bpe.model"),
+                              src_lang="es", tgt_lang="en")
+        config_class, model_class, target = M2M100Config, M2M100ForConditionalGeneration, "__en__"
+        size = max(tok.lang_token_to_id.values()) + 1 + tok.num_madeup_words
+    config = config_class(vocab_size=size, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id or 0,
+                          eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id, **_TINY_LAYERS)
+    model_obj = model_class(config)
+    model_obj.generation_config.forced_bos_token_id = tok.convert_tokens_to_ids(target)
+    model_obj.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_teachers(tmp_path_factory: pytest.TempPathFactory, bible_dir: Path) -> dict[str, Path]:
+    """name -> folder of a tiny random teacher of each family (`TINY_FAMILIES`), es -> en."""
+    import torch
+
+    rows = [line.split("\t") for line in (bible_dir / "train.tsv").read_text(encoding="utf-8").splitlines()[1:3001]]
+    es, en = [r[1] for r in rows], [r[2] for r in rows]
+    root = tmp_path_factory.mktemp("tiny-teachers")
+    torch.manual_seed(0)
+    return {"marian_separate": _tiny_marian_separate(root, es, en), "t5": _tiny_t5(root, es + en),
+            **{name: _tiny_coded(root, es + en, name) for name in ("mbart50", "nllb", "m2m100")}}

@@ -1,0 +1,1 @@
+"""Teacher families: one adapter per Hugging Face seq2seq family (see `s2s.families.registry`)."""
