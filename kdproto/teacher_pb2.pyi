@@ -46,7 +46,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_id", "vocab_size", "vocab_fingerprint", "pad_id", "eos_id", "max_source_len", "max_target_len", "max_k", "max_batch_tokens", "max_beam_size", "teacher_id", "device")
+    __slots__ = ("model_id", "vocab_size", "vocab_fingerprint", "pad_id", "eos_id", "max_source_len", "max_target_len", "max_k", "max_batch_tokens", "max_beam_size", "teacher_id", "device", "family", "src_lang", "tgt_lang")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     VOCAB_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,9 @@ class InfoResponse(_message.Message):
     MAX_BEAM_SIZE_FIELD_NUMBER: _ClassVar[int]
     TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    SRC_LANG_FIELD_NUMBER: _ClassVar[int]
+    TGT_LANG_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     vocab_size: int
     vocab_fingerprint: str
@@ -71,7 +74,10 @@ class InfoResponse(_message.Message):
     max_beam_size: int
     teacher_id: str
     device: str
-    def __init__(self, model_id: _Optional[str] = ..., vocab_size: _Optional[int] = ..., vocab_fingerprint: _Optional[str] = ..., pad_id: _Optional[int] = ..., eos_id: _Optional[int] = ..., max_source_len: _Optional[int] = ..., max_target_len: _Optional[int] = ..., max_k: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_beam_size: _Optional[int] = ..., teacher_id: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
+    family: str
+    src_lang: str
+    tgt_lang: str
+    def __init__(self, model_id: _Optional[str] = ..., vocab_size: _Optional[int] = ..., vocab_fingerprint: _Optional[str] = ..., pad_id: _Optional[int] = ..., eos_id: _Optional[int] = ..., max_source_len: _Optional[int] = ..., max_target_len: _Optional[int] = ..., max_k: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_beam_size: _Optional[int] = ..., teacher_id: _Optional[str] = ..., device: _Optional[str] = ..., family: _Optional[str] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ...) -> None: ...
 
 class SentencePair(_message.Message):
     __slots__ = ("source", "target")
@@ -130,24 +136,28 @@ class ScoreResponse(_message.Message):
     def __init__(self, logq: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("sources", "beam_size", "nbest", "max_len")
+    __slots__ = ("sources", "beam_size", "nbest", "max_len", "source_texts")
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     BEAM_SIZE_FIELD_NUMBER: _ClassVar[int]
     NBEST_FIELD_NUMBER: _ClassVar[int]
     MAX_LEN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TEXTS_FIELD_NUMBER: _ClassVar[int]
     sources: _containers.RepeatedCompositeFieldContainer[Tensor]
     beam_size: int
     nbest: int
     max_len: int
-    def __init__(self, sources: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., beam_size: _Optional[int] = ..., nbest: _Optional[int] = ..., max_len: _Optional[int] = ...) -> None: ...
+    source_texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sources: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., beam_size: _Optional[int] = ..., nbest: _Optional[int] = ..., max_len: _Optional[int] = ..., source_texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hypothesis(_message.Message):
-    __slots__ = ("ids", "score")
+    __slots__ = ("ids", "score", "text")
     IDS_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     ids: Tensor
     score: float
-    def __init__(self, ids: _Optional[_Union[Tensor, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
+    text: str
+    def __init__(self, ids: _Optional[_Union[Tensor, _Mapping]] = ..., score: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
 
 class NBest(_message.Message):
     __slots__ = ("hypotheses",)
