@@ -1,4 +1,4 @@
-"""Batched greedy and beam translation through a PyTorch Marian model."""
+"""Batched greedy and beam translation through a PyTorch seq2seq model (a student, or a teacher of any family)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tqdm import tqdm
 from transformers import MarianMTModel
 
 from s2s.batching import length_sorted_batches, pad_ids
-from s2s.tokenizer import Tokenizer
+from s2s.families.base import SeqTokenizer, max_positions
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,11 @@ class Hypothesis:
 @torch.inference_mode()
 def generate_nbest(model: MarianMTModel, src_ids: Sequence[Sequence[int]], pad_id: int, beam_size: int = 1,
                    nbest: int = 1, max_len: int = 128, max_tokens: int = 4096,
-                   progress: bool = False) -> list[list[Hypothesis]]:
-    """The `nbest` best outputs for every source sequence, in input order (greedy when `beam_size` == 1)."""
+                   progress: bool = False, forced_bos_id: int | None = None) -> list[list[Hypothesis]]:
+    """The `nbest` best outputs for every source sequence, in input order (greedy when `beam_size` == 1).
+
+    `forced_bos_id` is the first output token of families that force the target language's code (mBART-50,
+    M2M100, NLLB); it is part of every hypothesis, as the model's labels have it."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), got {nbest}")
     results: list[list[Hypothesis]] = [[] for _ in src_ids]
@@ -40,6 +43,7 @@ def generate_nbest(model: MarianMTModel, src_ids: Sequence[Sequence[int]], pad_i
             input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
             num_return_sequences=nbest, max_new_tokens=max_len, do_sample=False,
             output_scores=True, return_dict_in_generate=True, **_beam_flags(beam_size),
+            **({"forced_bos_token_id": forced_bos_id} if forced_bos_id is not None else {}),
         )
         seqs = out.sequences[:, 1:].tolist()
         scores = _sequence_scores(model, out, beam_size)
@@ -70,9 +74,10 @@ def _strip(ids: list[int], pad_id: int) -> list[int]:
     return ids
 
 
-def translate(model: MarianMTModel, tokenizer: Tokenizer, texts: Sequence[str], beam_size: int = 1,
+def translate(model: MarianMTModel, tokenizer: SeqTokenizer, texts: Sequence[str], beam_size: int = 1,
               max_len: int = 128, max_tokens: int = 4096, progress: bool = False) -> list[str]:
     """Translate `texts` (greedy when `beam_size` == 1), in input order."""
-    src = tokenizer.encode_batch(texts, "source", max_len=model.config.max_position_embeddings)
-    hyps = generate_nbest(model, src, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress)
+    src = tokenizer.encode_batch(texts, "source", max_len=max_positions(model.config))
+    hyps = generate_nbest(model, src, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress,
+                          tokenizer.forced_bos_id)
     return [tokenizer.decode(h[0].ids) for h in hyps]

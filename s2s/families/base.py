@@ -85,3 +85,13 @@ class TeacherFamily(ABC):
     def describe(self) -> str:
         needs = " (needs --src-lang/--tgt-lang)" if self.language_codes else ""
         return f"{self.name}: {self.title}{needs}"
+
+
+def max_positions(config: Any) -> int:
+    """Longest sequence a model's positions allow: `max_position_embeddings`, or for T5's relative
+    positions (no hard limit) its `n_positions` (512 by default)."""
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 512

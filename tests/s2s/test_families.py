@@ -102,3 +102,21 @@ def test_truncated_weights_are_a_checkpoint_error(tiny_teachers: dict[str, Path]
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="weights do not load"):
         load_checkpoint(broken, languages=ES_EN)
+
+
+@pytest.mark.parametrize("name", ["t5", "mbart50", "nllb", "m2m100", "marian_separate"])
+def test_every_family_translates_and_coded_ones_start_with_the_target_code(
+        tiny_teachers: dict[str, Path], name: str) -> None:
+    from s2s.decoding import generate_nbest, translate
+
+    ckpt = load_checkpoint(tiny_teachers[name], languages=ES_EN)
+    ckpt.model.generation_config.forced_bos_token_id = None  # as in published NLLB: the caller must force it
+    texts = translate(ckpt.model, ckpt.tokenizer, ["Y dijo Dios", "Sea la luz"], beam_size=2, max_len=8)
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    tok = ckpt.tokenizer
+    hyps = generate_nbest(ckpt.model, [tok.encode_source("Y dijo Dios")], tok.pad_id, 2, 2, 8,
+                          forced_bos_id=tok.forced_bos_id)
+    for hyp in hyps[0]:
+        assert len(hyp.ids) <= 8
+        if tok.forced_bos_id is not None:
+            assert hyp.ids[0] == tok.forced_bos_id
