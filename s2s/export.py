@@ -115,7 +115,7 @@ def _check_target(model_dir: Path, out_dir: Path, quantization: str) -> None:
 
 def _with_bleu(info: ExportInfo, folder: Path, tsv: Path, limit: int | None) -> ExportInfo:
     """`info` with the export's greedy BLEU on the first `limit` pairs of `tsv`."""
-    # Imported here, not at the top: sacrebleu takes most of a second to import, and the teacher service
+    # Imported here, not at the top: sacrebleu takes about 0.4 s to import, and the teacher service
     # exports (`services.teacher.generate_engine`) without ever measuring BLEU.
     from s2s.corpus import read_corpus
     from s2s.evaluation import score_corpus
