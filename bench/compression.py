@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO))
 from bench.doc_section import fill_section  # noqa: E402
 from s2s.checkpoint import load_checkpoint  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
+from s2s.ct2_runtime import Ct2Model  # noqa: E402
 from s2s.evaluation import evaluate_decoding, score_corpus  # noqa: E402
-from s2s.export import Ct2Model, export_checkpoint  # noqa: E402
+from s2s.export import export_checkpoint  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"

@@ -11,7 +11,7 @@ import sacrebleu
 from transformers import MarianMTModel
 
 if TYPE_CHECKING:
-    from s2s.export import Ct2Model
+    from s2s.ct2_runtime import Ct2Model
 
 from s2s.decoding import generate_nbest
 from s2s.tokenizer import Tokenizer

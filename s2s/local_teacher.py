@@ -17,18 +17,30 @@ from typing import Any
 
 import numpy as np
 
-from s2s import teacher_ops as ops
 from s2s.checkpoint import Checkpoint, check_fingerprint, load_checkpoint
 from s2s.decoding import Hypothesis
 from s2s.device import pick_placement
+from s2s.teacher import compute
+from s2s.teacher.contract import TeacherInfo, TopKResult
+from s2s.teacher.limits import (
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_MAX_BEAM,
+    DEFAULT_MAX_K,
+    as_ids,
+    check_candidates,
+    check_generate,
+    check_k,
+    check_pairs,
+    limits_for,
+)
 
 
 class InProcessTeacher:
     """A teacher model loaded in this process, behind the `TeacherClient` API."""
 
     def __init__(self, model: str | Path | Checkpoint, device: str = "auto",
-                 max_batch_tokens: int = ops.DEFAULT_BATCH_TOKENS, max_k: int = ops.DEFAULT_MAX_K,
-                 max_beam: int = ops.DEFAULT_MAX_BEAM, workers: int = 2) -> None:
+                 max_batch_tokens: int = DEFAULT_BATCH_TOKENS, max_k: int = DEFAULT_MAX_K,
+                 max_beam: int = DEFAULT_MAX_BEAM, workers: int = 2) -> None:
         if isinstance(model, Checkpoint):
             self.checkpoint = model
         else:
@@ -36,57 +48,57 @@ class InProcessTeacher:
             self.checkpoint = load_checkpoint(Path(model), device=placement.device, dtype=placement.dtype)
         tok = self.checkpoint.tokenizer
         self._model = self.checkpoint.model
-        self.limits = ops.limits_for(self._model, tok.vocab_size, max_k, max_beam, max_batch_tokens)
-        self._info = ops.TeacherInfo(
+        self.limits = limits_for(self._model, tok.vocab_size, max_k, max_beam, max_batch_tokens)
+        self._info = TeacherInfo(
             model_id=self.checkpoint.manifest.model_id, vocab_size=tok.vocab_size,
             vocab_fingerprint=tok.fingerprint, pad_id=tok.pad_id, eos_id=tok.eos_id,
             max_source_len=self.limits.max_source_len, max_target_len=self.limits.max_target_len,
             max_k=self.limits.max_k, max_batch_tokens=max_batch_tokens)
-        self._forward_tokens = ops.forward_tokens(self._model, max_batch_tokens)
+        self._forward_tokens = compute.forward_tokens(self._model, max_batch_tokens)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inproc-teacher")
         self._lock = threading.Lock()
         self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
                                          "overloads": 0, "failovers": 0, "cache_hits": 0, "cache_misses": 0,
                                          "teacher_wait_s": 0.0}
 
-    def info(self) -> ops.TeacherInfo:
+    def info(self) -> TeacherInfo:
         """Identity and limits of the loaded model."""
         return self._info
 
-    def check_compatible(self, vocab_fingerprint: str) -> ops.TeacherInfo:
+    def check_compatible(self, vocab_fingerprint: str) -> TeacherInfo:
         """The info, after checking the caller's vocabulary is the teacher's (else VocabularyMismatchError)."""
         check_fingerprint(vocab_fingerprint, self._info.vocab_fingerprint, "student vocabulary",
                           f"teacher {self._info.model_id}")
         return self._info
 
-    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[ops.TopKResult]:
+    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[TopKResult]:
         """Per target position the top-k ids, their log q and the log of the remaining mass."""
         with self._call(len(src)):
             s, t = self._pairs(src, tgt)
-            ops.check_k(k, self.limits)
-            return ops.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
+            check_k(k, self.limits)
+            return compute.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
 
     def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
               candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
         """log q of `candidates[i]` ([len(tgt[i]), c]) at every position of sentence i."""
         with self._call(len(src)):
             s, t = self._pairs(src, tgt)
-            cands = [ops.as_ids(c, f"sentence {i}: candidates", ndim=2) for i, c in enumerate(candidates)]
-            ops.check_candidates(t, cands, self.limits)
-            return ops.score(self._model, s, t, cands, self._info.pad_id, self._forward_tokens)
+            cands = [as_ids(c, f"sentence {i}: candidates", ndim=2) for i, c in enumerate(candidates)]
+            check_candidates(t, cands, self.limits)
+            return compute.score(self._model, s, t, cands, self._info.pad_id, self._forward_tokens)
 
     def generate(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
                  max_len: int) -> list[list[Hypothesis]]:
         """Beam search n-best lists for every source."""
         with self._call(len(src)):
-            s = [ops.as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
-            ops.check_pairs(s, None, self.limits)
-            ops.check_generate(beam_size, nbest, max_len, self.limits)
-            return ops.nbest(self._model, s, self._info.pad_id, beam_size, nbest, max_len,
-                             self.limits.max_batch_tokens)
+            s = [as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
+            check_pairs(s, None, self.limits)
+            check_generate(beam_size, nbest, max_len, self.limits)
+            return compute.nbest(self._model, s, self._info.pad_id, beam_size, nbest, max_len,
+                                 self.limits.max_batch_tokens)
 
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
-                   k: int) -> Future[list[ops.TopKResult]]:
+                   k: int) -> Future[list[TopKResult]]:
         return self._pool.submit(self.topk, src, tgt, k)
 
     def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
@@ -113,9 +125,9 @@ class InProcessTeacher:
 
     def _pairs(self, src: Sequence[Sequence[int]],
                tgt: Sequence[Sequence[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        s = [ops.as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
-        t = [ops.as_ids(x, f"sentence {i}: target") for i, x in enumerate(tgt)]
-        ops.check_pairs(s, t, self.limits)
+        s = [as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
+        t = [as_ids(x, f"sentence {i}: target") for i, x in enumerate(tgt)]
+        check_pairs(s, t, self.limits)
         return s, t
 
     @contextmanager

@@ -4,7 +4,7 @@
 retries and failover; `s2s.local_teacher.InProcessTeacher` offers the same API on a local model.
 """
 
-from s2s.teacher_ops import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
+from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
 from teacher_client.client import TeacherClient, TeacherRpcError
 
 __all__ = ["TeacherClient", "TeacherError", "TeacherInfo", "TeacherInputError", "TeacherLimitError", "TeacherRpcError",

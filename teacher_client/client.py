@@ -28,16 +28,17 @@ import grpc
 import numpy as np
 
 from kdproto import teacher_pb2 as pb
-from s2s import teacher_ops as ops
 from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
+from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
+from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget
 from teacher_client import wire
 from teacher_client.endpoints import Endpoint, EndpointPool, parse_endpoints
 
 R = TypeVar("R")
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                        grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED})
-class TeacherRpcError(ops.TeacherError):
+class TeacherRpcError(TeacherError):
     """A teacher call failed at the transport (no replica answered, a deadline, an internal error);
     `code` is the gRPC status name the call ended with."""
 
@@ -46,9 +47,9 @@ class TeacherRpcError(ops.TeacherError):
         self.code = code
 
 
-_ERRORS: dict[grpc.StatusCode, type[ops.TeacherError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: ops.TeacherInputError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ops.TeacherLimitError,
+_ERRORS: dict[grpc.StatusCode, type[TeacherError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: TeacherInputError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: TeacherLimitError,
 }
 
 
@@ -71,20 +72,20 @@ class TeacherClient:
         self._calls = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-call")
         self._chunks = ThreadPoolExecutor(max(4, 2 * len(targets)), thread_name_prefix="teacher-rpc")
         self._lock = threading.Lock()
-        self._info: ops.TeacherInfo | None = None
+        self._info: TeacherInfo | None = None
         self._expected_fp: str | None = None
         self._stats: dict[str, float] = {"requests": 0, "sentences": 0, "rpcs": 0, "errors": 0, "retries": 0,
                                          "failovers": 0, "overloads": 0, "cache_hits": 0, "cache_misses": 0,
                                          "teacher_wait_s": 0.0}
 
-    def info(self) -> ops.TeacherInfo:
+    def info(self) -> TeacherInfo:
         """The teacher's identity and limits (asked once, from the first replica that answers)."""
         if self._info is None:
             self._with_retries(self._verify)
         assert self._info is not None
         return self._info
 
-    def check_compatible(self, vocab_fingerprint: str) -> ops.TeacherInfo:
+    def check_compatible(self, vocab_fingerprint: str) -> TeacherInfo:
         """The info, after checking the teacher uses the caller's vocabulary (VocabularyMismatchError if not);
         replicas checked later are held to the same fingerprint."""
         self._expected_fp = vocab_fingerprint
@@ -92,12 +93,12 @@ class TeacherClient:
         check_fingerprint(vocab_fingerprint, info.vocab_fingerprint, "student vocabulary", f"teacher {info.model_id}")
         return info
 
-    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[ops.TopKResult]:
+    def topk(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], k: int) -> list[TopKResult]:
         """Per target position of every sentence: top-k ids, their log q, log of the remaining mass."""
         with self._tracked(len(src)):
             s, t = _ids(src, "source"), _ids(tgt, "target")
             _same_length(s, t, "targets")
-            groups = self._split([ops.pair_cost(a, b) for a, b in zip(s, t, strict=True)])
+            groups = self._split([pair_cost(a, b) for a, b in zip(s, t, strict=True)])
             return self._send("TopK", [(wire.topk_request([s[i] for i in g], [t[i] for i in g], k), len(g))
                                        for g in groups], wire.topk_results)
 
@@ -106,11 +107,11 @@ class TeacherClient:
         """log q of `candidates[i]` ([len(tgt[i]), c] ids) at every position: [len(tgt[i]), c] float32."""
         with self._tracked(len(src)):
             s, t = _ids(src, "source"), _ids(tgt, "target")
-            c = [ops.as_ids(x, f"sentence {i}: candidates", ndim=2) for i, x in enumerate(candidates)]
+            c = [as_ids(x, f"sentence {i}: candidates", ndim=2) for i, x in enumerate(candidates)]
             _same_length(s, t, "targets")
             _same_length(s, c, "candidate arrays")
-            groups = self._split([ops.score_cost(a, b, x.shape[1] if x.ndim == 2 else 1)
-                                  for a, b, x in zip(s, t, c, strict=True)])
+            groups = self._split([score_cost(a, b, x.shape[1] if x.ndim == 2 else 1)
+                                 for a, b, x in zip(s, t, c, strict=True)])
             return self._send("Score", [(wire.score_request([s[i] for i in g], [t[i] for i in g], [c[i] for i in g]),
                                          len(g)) for g in groups], wire.score_results)
 
@@ -119,12 +120,12 @@ class TeacherClient:
         """Beam search n-best lists (ids end in </s>, scores length-normalised) for every source."""
         with self._tracked(len(src)):
             s = _ids(src, "source")
-            groups = self._split([ops.generate_cost(a, beam_size, max_len) for a in s])
+            groups = self._split([generate_cost(a, beam_size, max_len) for a in s])
             return self._send("Generate", [(wire.generate_request([s[i] for i in g], beam_size, nbest, max_len),
                                             len(g)) for g in groups], wire.generate_results)
 
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
-                   k: int) -> Future[list[ops.TopKResult]]:
+                   k: int) -> Future[list[TopKResult]]:
         return self._calls.submit(self.topk, src, tgt, k)
 
     def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
@@ -153,7 +154,7 @@ class TeacherClient:
         self.close()
 
     def _split(self, costs: list[int]) -> list[list[int]]:
-        return ops.split_by_budget(costs, self.info().max_batch_tokens) or [[]]
+        return split_by_budget(costs, self.info().max_batch_tokens) or [[]]
 
     @contextmanager
     def _tracked(self, sentences: int) -> Iterator[None]:
@@ -248,12 +249,12 @@ class TeacherClient:
 
 
 def _ids(seqs: Sequence[Sequence[int]], side: str) -> list[np.ndarray]:
-    return [ops.as_ids(s, f"sentence {i}: {side}") for i, s in enumerate(seqs)]
+    return [as_ids(s, f"sentence {i}: {side}") for i, s in enumerate(seqs)]
 
 
 def _same_length(src: list[np.ndarray], other: Sequence[Any], what: str) -> None:
     if len(other) != len(src):
-        raise ops.TeacherInputError(f"ragged batch: {len(src)} sources but {len(other)} {what}")
+        raise TeacherInputError(f"ragged batch: {len(src)} sources but {len(other)} {what}")
 
 
 def _transport(tls_ca: Path | None, token: str | None) -> tuple[grpc.ChannelCredentials | None,
@@ -267,7 +268,7 @@ def _transport(tls_ca: Path | None, token: str | None) -> tuple[grpc.ChannelCred
         try:
             credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca).read_bytes())
         except OSError as exc:
-            raise ops.TeacherError(f"cannot read the teacher's CA certificate {ca} ({exc.strerror})") from exc
+            raise TeacherError(f"cannot read the teacher's CA certificate {ca} ({exc.strerror})") from exc
     return credentials, ((("authorization", f"Bearer {token}"),) if token else ())
 
 
@@ -276,9 +277,9 @@ def read_token(path: Path) -> str:
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ops.TeacherError(f"cannot read the teacher token from {path} ({exc.strerror})") from exc
+        raise TeacherError(f"cannot read the teacher token from {path} ({exc.strerror})") from exc
     if not token:
-        raise ops.TeacherError(f"the teacher token file {path} is empty")
+        raise TeacherError(f"the teacher token file {path} is empty")
     return token
 
 
@@ -300,7 +301,7 @@ def _overload_hint(exc: grpc.RpcError) -> float | None:
     return 0.1 if "Concurrent RPC limit" in (exc.details() or "") else None
 
 
-def _to_error(exc: grpc.RpcError, target: str) -> ops.TeacherError:
+def _to_error(exc: grpc.RpcError, target: str) -> TeacherError:
     code = exc.code()
     kind = _ERRORS.get(code)
     if kind is not None:

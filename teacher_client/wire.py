@@ -1,4 +1,4 @@
-"""Client-side protobuf conversion: Python/numpy inputs to requests, responses to `s2s.teacher_ops` types.
+"""Client-side protobuf conversion: Python/numpy inputs to requests, responses to `s2s.teacher.contract` types.
 
 Ids are packed in the smallest integer type that holds them (uint16 for any vocabulary up to 65536);
 out-of-range ids are sent as they are so the server can refuse them with a precise message.
@@ -13,7 +13,7 @@ import numpy as np
 from kdproto import teacher_pb2 as pb
 from kdproto import tensors
 from s2s.decoding import Hypothesis
-from s2s.teacher_ops import TeacherError, TeacherInfo, TopKResult
+from s2s.teacher.contract import TeacherError, TeacherInfo, TopKResult
 
 
 def info_from(response: pb.InfoResponse) -> TeacherInfo:

@@ -15,10 +15,11 @@ import torch
 from kd.args import add_corpus_args, load_corpus
 from s2s.checkpoint import load_checkpoint
 from s2s.cmlm import CMLMModel, is_cmlm_config
+from s2s.ct2_runtime import Ct2Model, is_export
 from s2s.decoding import translate
 from s2s.errors import KDError
 from s2s.evaluation import EvalResult, evaluate_decoding, evaluate_export
-from s2s.export import QUANTIZATIONS, Ct2Model, export_checkpoint, is_export
+from s2s.export import QUANTIZATIONS, export_checkpoint
 from s2s.mask_predict import translate_cmlm
 
 

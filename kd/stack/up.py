@@ -24,6 +24,12 @@ from kd.stack.processes import ChildFailed, Stack
 from s2s.checkpoint import read_manifest
 
 
+def served_teacher_id(model_id: str) -> str:
+    """The id the gateway serves a teacher's export under: its model id, prefixed with `teacher-` unless it
+    already starts with `teacher` (`micro` -> `teacher-micro`, `teacher-bible-es-en-small` stays as it is)."""
+    return model_id if model_id.startswith("teacher") else f"teacher-{model_id}"
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -48,7 +54,7 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
         ray_address = up.ray_head()
         teacher = resolve_teacher(config) or _train_teacher(up, ray_address, config)
         endpoint = up.teacher(teacher, redis_url)
-        teacher_name = f"teacher-{read_manifest(teacher).model_id}"
+        teacher_name = served_teacher_id(read_manifest(teacher).model_id)
         student_name = "student" if config.recipe is None else f"student-{Path(config.recipe).stem}"
         teacher_export = up.export(teacher_name, teacher)
         url = up.gateway(default_model=student_name)

@@ -16,8 +16,8 @@ import torch
 
 from s2s.checkpoint import Manifest, load_checkpoint
 from s2s.cmlm import CMLMModel
+from s2s.ct2_runtime import Ct2Model, is_export, length_groups
 from s2s.decoding import generate_nbest
-from s2s.export import Ct2Model, is_export, length_groups
 from s2s.mask_predict import translate_cmlm
 
 BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from s2s.teacher_ops import TeacherOverloadedError, TeacherUnavailableError
+from s2s.teacher.contract import TeacherOverloadedError, TeacherUnavailableError
 from services.teacher.metrics import TeacherMetrics
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from s2s.decoding import Hypothesis
-from s2s.teacher_ops import TopKResult
+from s2s.teacher.contract import TopKResult
 
 KEY_PREFIX = "kd:v1"
 _TOPK_TAG, _NBEST_TAG = b"T1", b"G1"

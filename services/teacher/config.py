@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s2s.errors import KDError
-from s2s.teacher_ops import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_MAX_K
+from s2s.teacher.limits import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_MAX_K
 
 ENV_PREFIX = "KD_TEACHER_"
 GENERATE_ENGINES = ("torch", "ctranslate2")

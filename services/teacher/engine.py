@@ -15,9 +15,21 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from s2s import teacher_ops as ops
 from s2s.checkpoint import Checkpoint
 from s2s.decoding import Hypothesis
+from s2s.teacher import compute
+from s2s.teacher.contract import TeacherInfo, TopKResult
+from s2s.teacher.limits import (
+    check_budget,
+    check_candidates,
+    check_generate,
+    check_k,
+    check_pairs,
+    generate_cost,
+    limits_for,
+    pair_cost,
+    score_cost,
+)
 from services.teacher import cache_codec as codec
 from services.teacher.batcher import DynamicBatcher
 from services.teacher.cache import ResultCache
@@ -43,7 +55,7 @@ class Reply(Generic[R]):
 class ServerInfo:
     """What `Info` answers: the client-visible info plus the server's own identity details."""
 
-    teacher: ops.TeacherInfo
+    teacher: TeacherInfo
     teacher_id: str
     max_beam: int
     device: str
@@ -59,9 +71,8 @@ class TeacherEngine:
         self._ct2 = ct2
         self._cache = cache
         self._metrics = metrics
-        self.limits = ops.limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam,
-                                     config.max_batch_tokens)
-        teacher = ops.TeacherInfo(
+        self.limits = limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam, config.max_batch_tokens)
+        teacher = TeacherInfo(
             model_id=checkpoint.manifest.model_id, vocab_size=tok.vocab_size, vocab_fingerprint=tok.fingerprint,
             pad_id=tok.pad_id, eos_id=tok.eos_id, max_source_len=self.limits.max_source_len,
             max_target_len=self.limits.max_target_len, max_k=self.limits.max_k,
@@ -75,11 +86,11 @@ class TeacherEngine:
         return self._info
 
     def topk(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int,
-             timeout_s: float | None = None) -> Reply[ops.TopKResult]:
+             timeout_s: float | None = None) -> Reply[TopKResult]:
         """Top-k with remaining mass per target position, cached per sentence."""
-        ops.check_pairs(src, tgt, self.limits)
-        ops.check_k(k, self.limits)
-        costs = self._charge("topk", [ops.pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
+        check_pairs(src, tgt, self.limits)
+        check_k(k, self.limits)
+        costs = self._charge("topk", [pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
         keys = [self._key("topk", codec.topk_params(k), s, t) for s, t in zip(src, tgt, strict=True)]
         vocab = self.limits.vocab_size
         return self._cached("topk", k, keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
@@ -89,10 +100,10 @@ class TeacherEngine:
     def score(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], candidates: Sequence[np.ndarray],
               timeout_s: float | None = None) -> Reply[np.ndarray]:
         """log q of caller-chosen candidates per target position (not cached)."""
-        ops.check_pairs(src, tgt, self.limits)
-        ops.check_candidates(tgt, candidates, self.limits)
-        costs = self._charge("score", [ops.score_cost(s, t, c.shape[1])
-                                       for s, t, c in zip(src, tgt, candidates, strict=True)])
+        check_pairs(src, tgt, self.limits)
+        check_candidates(tgt, candidates, self.limits)
+        costs = self._charge("score", [score_cost(s, t, c.shape[1])
+                                        for s, t, c in zip(src, tgt, candidates, strict=True)])
         inputs = list(zip(src, tgt, candidates, strict=True))
         # Only requests of the same candidate width share a model batch: none is padded to another's width.
         width = max(c.shape[1] for c in candidates)
@@ -101,9 +112,9 @@ class TeacherEngine:
     def generate(self, src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int,
                  timeout_s: float | None = None) -> Reply[list[Hypothesis]]:
         """Beam search n-best lists, cached per sentence."""
-        ops.check_pairs(src, None, self.limits)
-        ops.check_generate(beam_size, nbest, max_len, self.limits)
-        costs = self._charge("generate", [ops.generate_cost(s, beam_size, max_len) for s in src])
+        check_pairs(src, None, self.limits)
+        check_generate(beam_size, nbest, max_len, self.limits)
+        costs = self._charge("generate", [generate_cost(s, beam_size, max_len) for s in src])
         params = codec.generate_params(beam_size, nbest, max_len) + (f":{self._ct2.cache_tag}" if self._ct2 else "")
         keys = [self._key("generate", params, s, None) for s in src]
         vocab = self.limits.vocab_size
@@ -119,7 +130,7 @@ class TeacherEngine:
             self._ct2.close()
 
     def _charge(self, op: str, costs: list[int]) -> list[int]:
-        ops.check_budget(sum(costs), self.limits)
+        check_budget(sum(costs), self.limits)
         self._metrics.request_tokens.labels(op).inc(sum(costs))
         return costs
 
@@ -167,13 +178,13 @@ class TeacherEngine:
 
     def _run(self, op: str, params: Any, inputs: list[Any]) -> list[Any]:
         """Run one merged batch on the model (called by the batcher's worker thread only)."""
-        pad, budget = self._info.teacher.pad_id, ops.forward_tokens(self._model, self.limits.max_batch_tokens)
+        pad, budget = self._info.teacher.pad_id, compute.forward_tokens(self._model, self.limits.max_batch_tokens)
         if op == "topk":
-            return ops.topk(self._model, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
+            return compute.topk(self._model, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
         if op == "score":
-            return ops.score(self._model, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
-                             [c for _, _, c in inputs], pad, budget)
+            return compute.score(self._model, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
+                                 [c for _, _, c in inputs], pad, budget)
         beam_size, nbest, max_len = params
         if self._ct2 is not None:
             return self._ct2.model.nbest([[int(x) for x in s] for s in inputs], beam_size, nbest, max_len)
-        return ops.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens)
+        return compute.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens)

@@ -12,7 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from s2s.export import Ct2Model, export_checkpoint
+from s2s.ct2_runtime import Ct2Model
+from s2s.export import export_checkpoint
 
 
 class Ct2Generator:

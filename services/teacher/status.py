@@ -16,7 +16,7 @@ from typing import NoReturn
 import grpc
 
 from kdproto.tensors import TensorError
-from s2s.teacher_ops import (
+from s2s.teacher.contract import (
     TeacherInputError,
     TeacherLimitError,
     TeacherOverloadedError,

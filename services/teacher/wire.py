@@ -15,7 +15,7 @@ from kdproto import teacher_pb2 as pb
 from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
 from s2s.decoding import Hypothesis
-from s2s.teacher_ops import TopKResult
+from s2s.teacher.contract import TopKResult
 from services.teacher.engine import Reply, ServerInfo
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["Teacher"].full_name

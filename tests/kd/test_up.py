@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kd.stack.processes import free_port
+from kd.stack.up import served_teacher_id
 
 TINY = ["--set", "student.preset=test-micro", "--set", "data.max_tokens=600", "--set", "data.valid_sentences=4",
         "--set", "eval_every=0", "--set", "checkpoint_every=2", "--set", "log_every=1"]
@@ -125,3 +126,13 @@ def _jobs_api_status(jobs_url: str, token: str | None) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+@pytest.mark.parametrize(("model_id", "served"), [
+    ("micro", "teacher-micro"),
+    ("bible-es-en-small", "teacher-bible-es-en-small"),
+    ("teacher-bible-es-en-small", "teacher-bible-es-en-small"),  # the reference teacher: no doubled prefix
+    ("teacher", "teacher"),
+])
+def test_served_teacher_ids_carry_the_teacher_prefix_once(model_id: str, served: str) -> None:
+    assert served_teacher_id(model_id) == served

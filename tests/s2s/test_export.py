@@ -10,17 +10,10 @@ import torch
 
 from kd.cli import main
 from s2s.checkpoint import Manifest, load_checkpoint, save_checkpoint
+from s2s.ct2_runtime import CT2_FILES, EXPORT_INFO, Ct2Model, is_export, read_export_info
 from s2s.decoding import translate
 from s2s.errors import CheckpointError, KDError
-from s2s.export import (
-    CT2_FILES,
-    EXPORT_INFO,
-    Ct2Model,
-    export_checkpoint,
-    is_export,
-    length_groups,
-    read_export_info,
-)
+from s2s.export import export_checkpoint
 from s2s.presets import build_model, count_parameters
 from s2s.tokenizer import TOKENIZER_FILES, Tokenizer
 
@@ -55,12 +48,6 @@ def test_float32_export_decodes_exactly_like_pytorch(which: str, request: pytest
         assert exported.translate(TEXTS, max_len=max_len) == expected
     mixed = [24, 1, 9, 2]  # one limit per text, decoded in one call and cut to each limit
     assert exported.translate(TEXTS, max_len=mixed) == [by_limit[n][i] for i, n in enumerate(mixed)]
-
-
-def test_length_groups_share_greedy_calls_but_split_beam_search() -> None:
-    assert length_groups([5, 9, 5], beam_size=1) == {9: [0, 1, 2]}
-    assert length_groups([5, 9, 5], beam_size=4) == {5: [0, 2], 9: [1]}
-    assert length_groups([], beam_size=1) == {}
 
 
 def test_export_carries_tokenizer_manifest_and_export_info(micro_checkpoint: Path, tmp_path: Path,
@@ -102,12 +89,6 @@ def test_plain_hugging_face_folder_gets_a_derived_manifest(tmp_path: Path, token
     export_checkpoint(tmp_path / "opus-mt-like", tmp_path / "out", "float32")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["model_id"] == "opus-mt-like" and manifest["parameters"] == count_parameters(model)
-
-
-def test_decoding_length_is_capped_at_the_position_limit(micro_checkpoint: Path, tmp_path: Path) -> None:
-    export_checkpoint(micro_checkpoint, tmp_path / "out", "int8")
-    (out,) = Ct2Model(tmp_path / "out").translate(["Hola"], max_len=1000)
-    assert 0 < len(out.split()) < 128
 
 
 def test_export_refuses_bad_requests_with_clear_errors(micro_checkpoint: Path, tmp_path: Path) -> None:

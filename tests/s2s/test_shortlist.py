@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from s2s.ct2_runtime import Ct2Model
 from s2s.errors import KDError
-from s2s.export import Ct2Model, export_checkpoint
+from s2s.export import export_checkpoint
 from s2s.shortlist import Shortlist, build_shortlist, coverage, write_vmap
 from s2s.tokenizer import Tokenizer
 

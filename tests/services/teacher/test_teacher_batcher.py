@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from s2s.teacher_ops import TeacherUnavailableError
+from s2s.teacher.contract import TeacherUnavailableError
 from services.teacher.batcher import DynamicBatcher
 from services.teacher.metrics import TeacherMetrics
 

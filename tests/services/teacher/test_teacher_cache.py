@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from s2s.decoding import Hypothesis
-from s2s.teacher_ops import TopKResult
+from s2s.teacher.contract import TopKResult
 from services.teacher import cache_codec as codec
 from services.teacher.launch import RedisProcess
 from services.teacher.server import TeacherServer

@@ -16,7 +16,7 @@ import pytest
 from kdproto import teacher_pb2 as pb
 from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
-from s2s import teacher_ops as ops
+from s2s.teacher.limits import score_cost
 from services.teacher.server import TeacherServer, grpc_options
 from teacher_client import TeacherClient, TeacherLimitError
 
@@ -82,7 +82,7 @@ def test_score_width_counts_against_the_budget(busy_teacher: TeacherServer, sent
     src, tgt = sentences
     vocab = 8001
     wide = [np.tile(np.arange(vocab), (len(t), 1)) for t in tgt[:1]]  # every id at every position
-    cost = ops.score_cost(np.asarray(src[0]), np.asarray(tgt[0]), vocab)
+    cost = score_cost(np.asarray(src[0]), np.asarray(tgt[0]), vocab)
     assert cost == len(src[0]) + len(tgt[0]) * 126 and cost > 1024
     with TeacherClient(f"127.0.0.1:{busy_teacher.port}", timeout_s=60) as client:
         with pytest.raises(TeacherLimitError, match="over this teacher's budget of 1024"):

@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from kdproto import teacher_pb2 as pb
 from kdproto import tensors
-from s2s import teacher_ops as ops
+from s2s.teacher import compute
 from s2s.tokenizer import Tokenizer
 from services.teacher.healthcheck import check
 from services.teacher.server import TeacherServer
@@ -125,7 +125,7 @@ def test_concurrent_clients_get_their_own_answers(client: TeacherClient, teacher
     """Eight clients at once (k=3 is asked nowhere else, so every request reaches the batcher)."""
     src, tgt = sentences
     model, pad = teacher.checkpoint.model, client.info().pad_id
-    expected = ops.topk(model, [np.array(s) for s in src], [np.array(t) for t in tgt], 3, pad)
+    expected = compute.topk(model, [np.array(s) for s in src], [np.array(t) for t in tgt], 3, pad)
     batches_before = metric("kd_teacher_batch_requests_count", op="topk")
     results: dict[int, Any] = {}
 

@@ -1,0 +1,11 @@
+"""What a teacher is, in the shared ML layer: the contract every teacher keeps, the rules for what one request
+may ask and cost, and the computations on a model in this process.
+
+- `s2s.teacher.contract`: the types a teacher answers with (`TeacherInfo`, `TopKResult`) and the errors it
+  raises (`TeacherError` and its kinds), the same for the gRPC client and the in-process teacher.
+- `s2s.teacher.limits`: what one request may ask (`TeacherLimits`, the checks) and what it costs against the
+  token budget (the cost rules, `check_budget`, `split_by_budget`).
+- `s2s.teacher.compute`: top-k with remaining mass, candidate scores and n-best on a Marian model.
+
+Nothing is re-exported here: import each name from the module that owns it.
+"""

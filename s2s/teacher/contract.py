@@ -1,0 +1,65 @@
+"""The teacher contract: what every teacher answers with and the errors it raises.
+
+The teacher service computes these on its batches, `InProcessTeacher` directly; `teacher_client` returns
+and raises the same types, so both teachers are interchangeable. Transports map the error kinds to their
+own status codes (the gRPC service in `services.teacher.status`, its client in `teacher_client`); this
+layer names none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2s.errors import KDError
+
+
+@dataclass(frozen=True)
+class TeacherInfo:
+    """Identity and limits of a teacher; `vocab_fingerprint` must equal the student's."""
+
+    model_id: str
+    vocab_size: int
+    vocab_fingerprint: str
+    pad_id: int
+    eos_id: int
+    max_source_len: int
+    max_target_len: int
+    max_k: int
+    max_batch_tokens: int
+
+
+@dataclass(frozen=True, eq=False)
+class TopKResult:
+    """Top-k of one sentence: `ids` [T,k] int64 (best first), `logq` [T,k] float32, `rest_logmass` [T]
+    float32 = log(1 - sum of the top-k probabilities) (-inf when k covers the vocabulary)."""
+
+    ids: np.ndarray
+    logq: np.ndarray
+    rest_logmass: np.ndarray
+
+
+class TeacherError(KDError):
+    """A teacher request failed. Transports map the kinds below to their own status codes (the gRPC
+    service in `services.teacher.status`, its client in `teacher_client`); this layer names none."""
+
+
+class TeacherInputError(TeacherError):
+    """The request itself is wrong (ids, shapes, lengths, k, beam); resending it cannot succeed."""
+
+
+class TeacherLimitError(TeacherError):
+    """The request is valid but larger than the teacher accepts in one piece; split it."""
+
+
+class TeacherOverloadedError(TeacherError):
+    """The teacher's queue is full: the same request succeeds later (after `retry_after_s`) or elsewhere."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class TeacherUnavailableError(TeacherError):
+    """The teacher cannot take requests now (it is shutting down); another replica can."""
