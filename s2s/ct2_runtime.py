@@ -4,7 +4,9 @@ An export folder (made by `s2s.export.export_checkpoint`) holds the CTranslate2 
 `config.json`, `shared_vocabulary.json`), the tokenizer, the checkpoint's `manifest.json` and `export.json`
 (`ExportInfo`: quantization, size, BLEU of the export itself). This module reads such folders and decodes
 with them; it needs no converter, so the gateway, the teacher's CTranslate2 engine and evaluation import it
-without the export machinery.
+without the export machinery. Exports of every teacher family decode the same way: the manifest names the
+family and direction, the family's tokenizer turns text into the pieces CTranslate2 reads, and families that
+force the target language's code get it as the target prefix.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import ctranslate2
 from s2s.checkpoint import Manifest, read_manifest
 from s2s.decoding import Hypothesis
 from s2s.errors import CheckpointError
-from s2s.tokenizer import Tokenizer
+from s2s.families.base import SeqTokenizer
+from s2s.families.registry import get_family
 
 EXPORT_INFO = "export.json"
 CT2_FILES = ("model.bin", "config.json", "shared_vocabulary.json")
@@ -69,8 +72,9 @@ class Ct2Model:
     def __init__(self, folder: Path, threads: int = 0, info: ExportInfo | None = None) -> None:
         self.folder = Path(folder)
         self.info = info or read_export_info(self.folder)
-        self.tokenizer = Tokenizer(self.folder)
-        self.manifest: Manifest = read_manifest(self.folder, self.tokenizer)
+        self.manifest: Manifest = read_manifest(self.folder)
+        self.tokenizer: SeqTokenizer = get_family(self.manifest.family).load_tokenizer(
+            self.folder, self.manifest.languages)
         if self.manifest.vocab_fingerprint != self.tokenizer.fingerprint:
             raise CheckpointError(f"{self.folder}: manifest and tokenizer disagree on the vocabulary")
         self._threads = threads
@@ -88,12 +92,18 @@ class Ct2Model:
         Like the PyTorch path (`max_new_tokens=max_len` with `</s>` forced at the cap), every hypothesis ends
         in `</s>` and has at most `max_len` ids; scores are length-normalised log-probabilities."""
         tok = self.tokenizer
-        sources = [[tok.id_to_piece[int(i)] for i in ids] for ids in src_ids]
+        sources = [tok.source_pieces(ids) for ids in src_ids]
         results = self.translator.translate_batch(
             sources, beam_size=beam_size, num_hypotheses=nbest, max_decoding_length=max(max_len - 1, 1),
-            max_batch_size=max_batch_size, length_penalty=1.0, return_scores=True)
-        return [[Hypothesis([tok.vocab.get(p, tok.unk_id) for p in hyp] + [tok.eos_id], float(score))
+            max_batch_size=max_batch_size, length_penalty=1.0, return_scores=True,
+            target_prefix=self._prefix(len(sources)))
+        return [[Hypothesis([*tok.target_ids(hyp), tok.eos_id], float(score))
                  for hyp, score in zip(r.hypotheses, r.scores, strict=True)] for r in results]
+
+    def _prefix(self, n: int) -> list[list[str]] | None:
+        """The forced first target token (a language code) for each of `n` sources, or None."""
+        bos = self.tokenizer.forced_bos_id
+        return None if bos is None else [self.tokenizer.target_pieces([bos])] * n
 
     def translate(self, texts: Sequence[str], beam_size: int = 1, max_len: int | Sequence[int] = 128,
                   max_batch_size: int = 64) -> list[str]:
@@ -102,15 +112,16 @@ class Ct2Model:
         tok, positions = self.tokenizer, self.info.max_source_positions
         caps = [max_len] * len(texts) if isinstance(max_len, int) else list(max_len)
         caps = [min(cap, positions) for cap in caps]  # the decoder has no positions beyond
-        sources = [[tok.id_to_piece[i] for i in tok.encode_source(t, positions)] for t in texts]
+        sources = [tok.source_pieces(ids) for ids in tok.encode_batch(texts, "source", positions)]
         out = [""] * len(texts)
         for limit, idx in self._calls(sources, caps, beam_size, max_batch_size):
             translator = self.new_translator() if self.info.vmap else self.translator
             results = translator.translate_batch(
                 [sources[i] for i in idx], beam_size=beam_size, max_decoding_length=max(limit - 1, 1),
-                max_batch_size=max_batch_size, length_penalty=1.0, use_vmap=self.info.vmap)
+                max_batch_size=max_batch_size, length_penalty=1.0, use_vmap=self.info.vmap,
+                target_prefix=self._prefix(len(idx)))
             for i, result in zip(idx, results, strict=True):
-                ids = [tok.vocab.get(p, tok.unk_id) for p in result.hypotheses[0]]
+                ids = tok.target_ids(result.hypotheses[0])
                 out[i] = tok.decode(ids[: caps[i] - 1])
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import torch
@@ -21,6 +21,9 @@ class Hypothesis:
 
     ids: list[int]
     score: float
+    text: str = field(default="", compare=False)
+    """The output detokenised by the model's own tokenizer, where the producer filled it in (the teacher's
+    Generate does): what crosses vocabularies in sequence-level distillation."""
 
 
 @torch.inference_mode()
@@ -30,7 +33,9 @@ def generate_nbest(model: MarianMTModel, src_ids: Sequence[Sequence[int]], pad_i
     """The `nbest` best outputs for every source sequence, in input order (greedy when `beam_size` == 1).
 
     `forced_bos_id` is the first output token of families that force the target language's code (mBART-50,
-    M2M100, NLLB); it is part of every hypothesis, as the model's labels have it."""
+    M2M100, NLLB); it is part of every hypothesis, as the model's labels have it. `</s>` is forced at the
+    length cap for every family (Marian configs ask for it, others may not), so that `max_len` counts it
+    and a hypothesis is the same through PyTorch and CTranslate2."""
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size ({beam_size}), got {nbest}")
     results: list[list[Hypothesis]] = [[] for _ in src_ids]
@@ -43,6 +48,7 @@ def generate_nbest(model: MarianMTModel, src_ids: Sequence[Sequence[int]], pad_i
             input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam_size,
             num_return_sequences=nbest, max_new_tokens=max_len, do_sample=False,
             output_scores=True, return_dict_in_generate=True, **_beam_flags(beam_size),
+            forced_eos_token_id=model.config.eos_token_id,
             **({"forced_bos_token_id": forced_bos_id} if forced_bos_id is not None else {}),
         )
         seqs = out.sequences[:, 1:].tolist()

@@ -20,7 +20,9 @@ import numpy as np
 from s2s.checkpoint import Checkpoint, check_fingerprint, load_checkpoint
 from s2s.decoding import Hypothesis
 from s2s.device import pick_placement
+from s2s.languages import Languages
 from s2s.teacher import compute
+from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
 from s2s.teacher.contract import TeacherInfo, TopKResult
 from s2s.teacher.limits import (
     DEFAULT_BATCH_TOKENS,
@@ -40,20 +42,17 @@ class InProcessTeacher:
 
     def __init__(self, model: str | Path | Checkpoint, device: str = "auto",
                  max_batch_tokens: int = DEFAULT_BATCH_TOKENS, max_k: int = DEFAULT_MAX_K,
-                 max_beam: int = DEFAULT_MAX_BEAM, workers: int = 2) -> None:
+                 max_beam: int = DEFAULT_MAX_BEAM, workers: int = 2, languages: Languages | None = None) -> None:
         if isinstance(model, Checkpoint):
             self.checkpoint = model
         else:
             placement = pick_placement(device)
-            self.checkpoint = load_checkpoint(Path(model), device=placement.device, dtype=placement.dtype)
+            self.checkpoint = load_checkpoint(Path(model), device=placement.device, dtype=placement.dtype,
+                                              languages=languages)
         tok = self.checkpoint.tokenizer
         self._model = self.checkpoint.model
         self.limits = limits_for(self._model, tok.vocab_size, max_k, max_beam, max_batch_tokens)
-        self._info = TeacherInfo(
-            model_id=self.checkpoint.manifest.model_id, vocab_size=tok.vocab_size,
-            vocab_fingerprint=tok.fingerprint, pad_id=tok.pad_id, eos_id=tok.eos_id,
-            max_source_len=self.limits.max_source_len, max_target_len=self.limits.max_target_len,
-            max_k=self.limits.max_k, max_batch_tokens=max_batch_tokens)
+        self._info = teacher_info(self.checkpoint, self.limits)
         self._forward_tokens = compute.forward_tokens(self._model, max_batch_tokens)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inproc-teacher")
         self._lock = threading.Lock()
@@ -94,8 +93,15 @@ class InProcessTeacher:
             s = [as_ids(x, f"sentence {i}: source") for i, x in enumerate(src)]
             check_pairs(s, None, self.limits)
             check_generate(beam_size, nbest, max_len, self.limits)
-            return compute.nbest(self._model, s, self._info.pad_id, beam_size, nbest, max_len,
-                                 self.limits.max_batch_tokens)
+            hyps = compute.nbest(self._model, s, self._info.pad_id, beam_size, nbest, max_len,
+                                 self.limits.max_batch_tokens, self.checkpoint.tokenizer.forced_bos_id)
+            return with_texts(self.checkpoint.tokenizer, hyps)
+
+    def generate_text(self, texts: Sequence[str], beam_size: int, nbest: int,
+                      max_len: int) -> list[list[Hypothesis]]:
+        """Beam search n-best lists for sources given as text (tokenised here), each with its text."""
+        src = sources_from_texts(self.checkpoint.tokenizer, texts, self.limits)
+        return self.generate([s.tolist() for s in src], beam_size, nbest, max_len)
 
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                    k: int) -> Future[list[TopKResult]]:

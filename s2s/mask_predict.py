@@ -17,7 +17,7 @@ import torch
 from s2s.batching import length_sorted_batches, pad_ids
 from s2s.cmlm import CMLMModel
 from s2s.errors import KDError
-from s2s.tokenizer import Tokenizer
+from s2s.families.base import SeqTokenizer
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _least_confident(logp: torch.Tensor, real: torch.Tensor, counts: torch.Tenso
     return (rank < counts[:, None]) & real
 
 
-def translate_cmlm(model: CMLMModel, tokenizer: Tokenizer, texts: Sequence[str], iterations: int = 10,
+def translate_cmlm(model: CMLMModel, tokenizer: SeqTokenizer, texts: Sequence[str], iterations: int = 10,
                    length_beam: int = 5, max_len: int = 256) -> list[str]:
     """Translate `texts` with mask-predict, in input order."""
     src = tokenizer.encode_batch(texts, "source", max_len=model.config.max_position_embeddings)

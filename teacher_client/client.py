@@ -31,7 +31,7 @@ from kdproto import teacher_pb2 as pb
 from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
 from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
-from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget
+from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget, text_generate_cost
 from teacher_client import wire
 from teacher_client.endpoints import Endpoint, EndpointPool, parse_endpoints
 
@@ -123,6 +123,17 @@ class TeacherClient:
             groups = self._split([generate_cost(a, beam_size, max_len) for a in s])
             return self._send("Generate", [(wire.generate_request([s[i] for i in g], beam_size, nbest, max_len),
                                             len(g)) for g in groups], wire.generate_results)
+
+    def generate_text(self, texts: Sequence[str], beam_size: int, nbest: int,
+                      max_len: int) -> list[list[Hypothesis]]:
+        """Like `generate`, for sources given as text: the teacher tokenises them and every hypothesis
+        carries its text, so the caller needs neither the teacher's tokenizer nor its vocabulary."""
+        with self._tracked(len(texts)):
+            longest = self.info().max_source_len
+            groups = self._split([text_generate_cost(t, beam_size, max_len, longest) for t in texts])
+            return self._send("Generate", [(wire.generate_request([], beam_size, nbest, max_len,
+                                                                  [texts[i] for i in g]), len(g))
+                                           for g in groups], wire.generate_results)
 
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                    k: int) -> Future[list[TopKResult]]:

@@ -20,7 +20,8 @@ def info_from(response: pb.InfoResponse) -> TeacherInfo:
     return TeacherInfo(
         model_id=response.model_id, vocab_size=response.vocab_size, vocab_fingerprint=response.vocab_fingerprint,
         pad_id=response.pad_id, eos_id=response.eos_id, max_source_len=response.max_source_len,
-        max_target_len=response.max_target_len, max_k=response.max_k, max_batch_tokens=response.max_batch_tokens)
+        max_target_len=response.max_target_len, max_k=response.max_k, max_batch_tokens=response.max_batch_tokens,
+        family=response.family or "marian", src_lang=response.src_lang or None, tgt_lang=response.tgt_lang or None)
 
 
 def topk_request(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int) -> pb.TopKRequest:
@@ -47,14 +48,15 @@ def score_results(response: pb.ScoreResponse, expected: int) -> list[np.ndarray]
     return [tensors.unpack_floats(t, "logq", 2) for t in response.logq]
 
 
-def generate_request(src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int) -> pb.GenerateRequest:
-    return pb.GenerateRequest(sources=[tensors.pack_ids(s) for s in src], beam_size=beam_size, nbest=nbest,
-                              max_len=max_len)
+def generate_request(src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int,
+                     texts: Sequence[str] = ()) -> pb.GenerateRequest:
+    return pb.GenerateRequest(sources=[tensors.pack_ids(s) for s in src], source_texts=list(texts),
+                              beam_size=beam_size, nbest=nbest, max_len=max_len)
 
 
 def generate_results(response: pb.GenerateResponse, expected: int) -> list[list[Hypothesis]]:
     _check_count(len(response.results), expected, "Generate")
-    return [[Hypothesis([int(i) for i in tensors.unpack_ids(h.ids, "ids", 1)], float(h.score))
+    return [[Hypothesis([int(i) for i in tensors.unpack_ids(h.ids, "ids", 1)], float(h.score), h.text)
              for h in nbest.hypotheses] for nbest in response.results]
 
 

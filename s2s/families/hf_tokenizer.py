@@ -57,7 +57,7 @@ class HFTokenizer:
         """sha256 over (token, id) for every id the tokenizer can produce."""
         tokens = self.hf.convert_ids_to_tokens(list(range(size)))
         blob = json.dumps([[t, i] for i, t in enumerate(tokens)], ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(f"{self.vocab_size}:{blob}".encode()).hexdigest()
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def encode_source(self, text: str, max_len: int | None = None) -> list[int]:
         """Encoder ids of `text` (with the task prefix or source language code), ending in `</s>`."""

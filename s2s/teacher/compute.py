@@ -3,7 +3,9 @@
 The teacher service runs these on its batches, `InProcessTeacher` runs them directly (benchmarks, tests,
 single-process training). They assume input already checked by `s2s.teacher.limits`.
 
-Teacher forcing: for a target `y = [y_1..y_T]` the decoder input is `[pad] + y[:-1]`; row t answers y_t.
+Teacher forcing: for a target `y = [y_1..y_T]` the decoder input is `[start] + y[:-1]`; row t answers y_t.
+The start token is the model's `decoder_start_token_id` (`<pad>` for Marian and T5, `</s>` for mBART-50,
+M2M100 and NLLB, whose labels begin with the target language's code).
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ def forward_tokens(model: MarianMTModel, budget: int) -> int:
     return budget if model_device(model).type != "cpu" else min(budget, CPU_FORWARD_TOKENS)
 
 
-def _pad_pairs(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int,
-               device: torch.device) -> dict[str, torch.Tensor]:
+def _pad_pairs(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int, device: torch.device,
+               start_id: int | None = None) -> dict[str, torch.Tensor]:
     """Encoder/decoder inputs for teacher forcing; masks come from lengths, since the decoder start
-    token is the pad id and must not be masked."""
+    token may be the pad id and must not be masked."""
     b, s_len, t_len = len(src), max(len(s) for s in src), max(len(t) for t in tgt)
     input_ids = np.full((b, s_len), pad_id, dtype=np.int64)
     attention = np.zeros((b, s_len), dtype=np.int64)
@@ -46,6 +48,7 @@ def _pad_pairs(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int
     for row, (s, t) in enumerate(zip(src, tgt, strict=True)):
         input_ids[row, : len(s)], attention[row, : len(s)] = s, 1
         decoder_ids[row, 1 : len(t)], decoder_mask[row, : len(t)] = t[:-1], 1
+        decoder_ids[row, 0] = pad_id if start_id is None else start_id
     arrays = {"input_ids": input_ids, "attention_mask": attention,
               "decoder_input_ids": decoder_ids, "decoder_attention_mask": decoder_mask}
     return {name: torch.from_numpy(a).to(device) for name, a in arrays.items()}
@@ -58,7 +61,8 @@ def _chunks(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], max_tokens: in
 
 def _logits(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int) -> torch.Tensor:
     """Float32 logits [B, T, V] of one padded batch (cast up from fp16/bf16 on GPU)."""
-    out = model(**_pad_pairs(src, tgt, pad_id, model_device(model)))
+    start = getattr(model.config, "decoder_start_token_id", None)
+    out = model(**_pad_pairs(src, tgt, pad_id, model_device(model), start))
     return out.logits.float()
 
 
@@ -103,7 +107,8 @@ def score(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndar
 
 
 def nbest(model: MarianMTModel, src: Sequence[np.ndarray], pad_id: int, beam_size: int, n: int, max_len: int,
-          max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[list[Hypothesis]]:
-    """Beam search n-best lists (Hugging Face `generate`; scores length-normalised as beam search ranks)."""
+          max_tokens: int = DEFAULT_BATCH_TOKENS, forced_bos_id: int | None = None) -> list[list[Hypothesis]]:
+    """Beam search n-best lists (Hugging Face `generate`; scores length-normalised as beam search ranks);
+    `forced_bos_id`: the target language's code that families like NLLB start every output with."""
     sources = [[int(x) for x in s] for s in src]
-    return generate_nbest(model, sources, pad_id, beam_size, n, max_len, max_tokens)
+    return generate_nbest(model, sources, pad_id, beam_size, n, max_len, max_tokens, forced_bos_id=forced_bos_id)

@@ -28,6 +28,9 @@ class TeacherInfo:
     max_target_len: int
     max_k: int
     max_batch_tokens: int
+    family: str = "marian"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,8 +39,11 @@ DEFAULT_MAX_K, DEFAULT_MAX_BEAM, DEFAULT_BATCH_TOKENS = 64, 16, 8192
 
 def limits_for(model: MarianMTModel, vocab_size: int, max_k: int = DEFAULT_MAX_K, max_beam: int = DEFAULT_MAX_BEAM,
                max_batch_tokens: int = DEFAULT_BATCH_TOKENS) -> TeacherLimits:
-    """Limits of a Marian model: lengths are capped by its position table, k by the vocabulary."""
-    positions = int(model.config.max_position_embeddings)
+    """Limits of a model: lengths are capped by its position table (512 for T5's relative positions), k by
+    the vocabulary."""
+    from s2s.families.base import max_positions
+
+    positions = max_positions(model.config)
     return TeacherLimits(vocab_size, positions, positions, min(max_k, vocab_size), max_beam, max_batch_tokens)
 
 
@@ -131,6 +134,13 @@ def score_cost(src: np.ndarray, tgt: np.ndarray, width: int) -> int:
 def generate_cost(src: np.ndarray, beam_size: int, max_len: int) -> int:
     """Tokens a sentence costs in beam search: every beam carries the source and up to `max_len` outputs."""
     return beam_size * (len(src) + max_len)
+
+
+def text_generate_cost(text: str, beam_size: int, max_len: int, max_source_len: int) -> int:
+    """An upper bound of `generate_cost` for a source given as text, before the teacher tokenises it: a
+    token covers at least one character, plus a task prefix or language code (16 tokens at most), and the
+    teacher cuts sources to `max_source_len`."""
+    return beam_size * (min(len(text) + 16, max_source_len) + max_len)
 
 
 def check_budget(tokens: int, limits: TeacherLimits) -> None:

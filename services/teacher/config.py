@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s2s.errors import KDError
+from s2s.languages import Languages
 from s2s.teacher.limits import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_MAX_K
 
 ENV_PREFIX = "KD_TEACHER_"
@@ -35,7 +36,13 @@ def setting(default: Any, help: str, *, env: str | None = "", choices: tuple[str
 class ServerConfig:
     """Everything the teacher server needs to start."""
 
-    model: Path = setting(Path(), "Marian checkpoint or Hugging Face Marian folder (required)", env=None)
+    model: Path = setting(Path(), "teacher model folder: a checkpoint, or a Hugging Face folder of a supported "
+                                  "family (Marian/opus-mt, T5/mT5, mBART-50, M2M100/NLLB) (required)", env=None)
+    src_lang: str | None = setting(None, "source language of a multilingual teacher (ISO code such as es, or the "
+                                         "model's own code such as spa_Latn)")
+    tgt_lang: str | None = setting(None, "target language of a multilingual teacher (as --src-lang)")
+    prefix: str | None = setting(None, "task prefix of a T5 teacher (default: derived from the languages, e.g. "
+                                       "'translate Spanish to English: ')")
     port: int = setting(50051, "gRPC port (0 = any free port)")
     host: str = setting("127.0.0.1", "address to listen on, gRPC and metrics (0.0.0.0 in containers)")
     redis_url: str | None = setting(None, "Redis cache, e.g. redis://host:6379/0", env="REDIS_URL")
@@ -87,6 +94,11 @@ class ServerConfig:
             raise KDError("--tls-cert and --tls-key go together: give both to serve over TLS, or neither")
         if self.redis_url and self.redis_url_file:
             raise KDError("give the Redis URL once: --redis-url (REDIS_URL) or --redis-url-file, not both")
+
+    @property
+    def languages(self) -> Languages:
+        """The direction a multilingual teacher serves (unset parts come from the model's manifest)."""
+        return Languages(self.src_lang, self.tgt_lang, self.prefix)
 
     @property
     def max_message_bytes(self) -> int:

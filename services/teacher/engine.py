@@ -18,7 +18,8 @@ import numpy as np
 from s2s.checkpoint import Checkpoint
 from s2s.decoding import Hypothesis
 from s2s.teacher import compute
-from s2s.teacher.contract import TeacherInfo, TopKResult
+from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
+from s2s.teacher.contract import TeacherInfo, TeacherInputError, TopKResult
 from s2s.teacher.limits import (
     check_budget,
     check_candidates,
@@ -68,15 +69,12 @@ class TeacherEngine:
                  device: str, ct2: Ct2Generator | None = None) -> None:
         tok = checkpoint.tokenizer
         self._model = checkpoint.model
+        self._tokenizer = tok
         self._ct2 = ct2
         self._cache = cache
         self._metrics = metrics
         self.limits = limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam, config.max_batch_tokens)
-        teacher = TeacherInfo(
-            model_id=checkpoint.manifest.model_id, vocab_size=tok.vocab_size, vocab_fingerprint=tok.fingerprint,
-            pad_id=tok.pad_id, eos_id=tok.eos_id, max_source_len=self.limits.max_source_len,
-            max_target_len=self.limits.max_target_len, max_k=self.limits.max_k,
-            max_batch_tokens=config.max_batch_tokens)
+        teacher = teacher_info(checkpoint, self.limits)
         self._info = ServerInfo(teacher, codec.teacher_id(checkpoint.manifest.model_id, checkpoint.path),
                                 config.max_beam, device)
         self._batcher = DynamicBatcher(self._run, metrics, config.max_batch_tokens, config.max_wait_ms / 1000,
@@ -109,18 +107,23 @@ class TeacherEngine:
         width = max(c.shape[1] for c in candidates)
         return Reply(self._compute("score", width, inputs, sum(costs), timeout_s), 0, 0)
 
-    def generate(self, src: Sequence[np.ndarray], beam_size: int, nbest: int, max_len: int,
-                 timeout_s: float | None = None) -> Reply[list[Hypothesis]]:
-        """Beam search n-best lists, cached per sentence."""
+    def generate(self, src: Sequence[np.ndarray] | None, beam_size: int, nbest: int, max_len: int,
+                 timeout_s: float | None = None, texts: Sequence[str] | None = None) -> Reply[list[Hypothesis]]:
+        """Beam search n-best lists with their texts, cached per sentence; the sources come as ids or as
+        `texts` (tokenised here, for callers with another vocabulary), exactly one of the two."""
+        if src and texts:
+            raise TeacherInputError("give the sources either as ids or as texts, not both")
+        src = sources_from_texts(self._tokenizer, texts, self.limits) if texts else list(src or [])
         check_pairs(src, None, self.limits)
         check_generate(beam_size, nbest, max_len, self.limits)
         costs = self._charge("generate", [generate_cost(s, beam_size, max_len) for s in src])
         params = codec.generate_params(beam_size, nbest, max_len) + (f":{self._ct2.cache_tag}" if self._ct2 else "")
         keys = [self._key("generate", params, s, None) for s in src]
         vocab = self.limits.vocab_size
-        return self._cached("generate", (beam_size, nbest, max_len), keys, list(src), costs, timeout_s,
-                            lambda h: codec.encode_nbest(h, vocab), codec.decode_nbest,
-                            lambda h, _src: codec.nbest_fits(h, nbest, max_len, vocab))
+        reply = self._cached("generate", (beam_size, nbest, max_len), keys, list(src), costs, timeout_s,
+                             lambda h: codec.encode_nbest(h, vocab), codec.decode_nbest,
+                             lambda h, _src: codec.nbest_fits(h, nbest, max_len, vocab))
+        return Reply(with_texts(self._tokenizer, reply.results), reply.cache_hits, reply.cache_misses)
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Finish queued model work and release the cache connection."""
@@ -187,4 +190,5 @@ class TeacherEngine:
         beam_size, nbest, max_len = params
         if self._ct2 is not None:
             return self._ct2.model.nbest([[int(x) for x in s] for s in inputs], beam_size, nbest, max_len)
-        return compute.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens)
+        return compute.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens,
+                             self._tokenizer.forced_bos_id)

@@ -14,15 +14,17 @@ from pathlib import Path
 
 from s2s.ct2_runtime import Ct2Model
 from s2s.export import export_checkpoint
+from s2s.languages import Languages
 
 
 class Ct2Generator:
     """A CTranslate2 export of the teacher, made now, answering n-best requests."""
 
-    def __init__(self, model_dir: Path, quantization: str = "int8", threads: int = 0) -> None:
+    def __init__(self, model_dir: Path, quantization: str = "int8", threads: int = 0,
+                 languages: Languages | None = None) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="kd-teacher-ct2-"))
         try:
-            export_checkpoint(model_dir, self._folder / "export", quantization=quantization)
+            export_checkpoint(model_dir, self._folder / "export", quantization=quantization, languages=languages)
             self.model = Ct2Model(self._folder / "export", threads=threads)
         except BaseException:
             self.close()

@@ -37,8 +37,10 @@ class TeacherHandlers:
             self._engine.score(*wire.score_args(request), timeout_s=deadline)))
 
     def Generate(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return self._serve("Generate", context, lambda deadline: wire.generate_response(
-            self._engine.generate(*wire.generate_args(request), timeout_s=deadline)))
+        def generate(deadline: float | None) -> Any:
+            src, beam_size, nbest, max_len, texts = wire.generate_args(request)
+            return wire.generate_response(self._engine.generate(src, beam_size, nbest, max_len, deadline, texts))
+        return self._serve("Generate", context, generate)
 
     def _serve(self, method: str, context: grpc.ServicerContext, call: Callable[[float | None], Any]) -> Any:
         start = time.perf_counter()

@@ -50,8 +50,9 @@ class TeacherServer:
         placement = pick_placement(config.device)
         if placement.device.type == "cpu":
             torch.set_num_threads(config.threads or max(1, os.cpu_count() or 1))
-        self.checkpoint = checkpoint or load_checkpoint(config.model, device=placement.device, dtype=placement.dtype)
-        ct2 = (Ct2Generator(config.model, config.generate_quantization, config.threads or 0)
+        self.checkpoint = checkpoint or load_checkpoint(config.model, device=placement.device, dtype=placement.dtype,
+                                                        languages=config.languages)
+        ct2 = (Ct2Generator(config.model, config.generate_quantization, config.threads or 0, config.languages)
                if config.generate_engine == "ctranslate2" else None)
         self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe(),
                                     ct2)

@@ -32,7 +32,7 @@ def info_response(info: ServerInfo) -> pb.InfoResponse:
         model_id=t.model_id, vocab_size=t.vocab_size, vocab_fingerprint=t.vocab_fingerprint, pad_id=t.pad_id,
         eos_id=t.eos_id, max_source_len=t.max_source_len, max_target_len=t.max_target_len, max_k=t.max_k,
         max_batch_tokens=t.max_batch_tokens, max_beam_size=info.max_beam, teacher_id=info.teacher_id,
-        device=info.device)
+        device=info.device, family=t.family, src_lang=t.src_lang or "", tgt_lang=t.tgt_lang or "")
 
 
 def _ids(message: Any, field: str, name: str, ndim: int = 1) -> np.ndarray:
@@ -67,15 +67,16 @@ def score_response(reply: Reply[np.ndarray]) -> pb.ScoreResponse:
     return pb.ScoreResponse(logq=[tensors.pack_logprobs(r) for r in reply.results])
 
 
-def generate_args(request: pb.GenerateRequest) -> tuple[list[np.ndarray], int, int, int]:
-    """(sources, beam_size, nbest, max_len) of a Generate request."""
+def generate_args(request: pb.GenerateRequest) -> tuple[list[np.ndarray], int, int, int, list[str]]:
+    """(sources, beam_size, nbest, max_len, source texts) of a Generate request (ids or texts)."""
     src = [tensors.unpack_ids(t, f"sentence {i}: source", 1) for i, t in enumerate(request.sources)]
-    return src, request.beam_size, request.nbest, request.max_len
+    return src, request.beam_size, request.nbest, request.max_len, list(request.source_texts)
 
 
 def generate_response(reply: Reply[list[Hypothesis]]) -> pb.GenerateResponse:
     results = [pb.NBest(hypotheses=[pb.Hypothesis(ids=tensors.pack_ids(np.asarray(h.ids, dtype=np.int64)),
-                                                  score=h.score) for h in hyps]) for hyps in reply.results]
+                                                  score=h.score, text=h.text) for h in hyps])
+               for hyps in reply.results]
     return pb.GenerateResponse(results=results, cache=_cache_stats(reply))
 
 
