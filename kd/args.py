@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 from pathlib import Path
+from typing import TypeVar
 
 from s2s.corpus import Corpus, read_corpus
+from s2s.data_import import FORMATS, CleaningSettings, ImportSpec, SplitSettings
+from s2s.errors import KDError
+from s2s.settings import flag_of
+
+T = TypeVar("T")
 
 
 def add_corpus_args(parser: argparse.ArgumentParser, flag: str = "--data") -> None:
@@ -30,3 +38,72 @@ def load_corpus(args: argparse.Namespace) -> Corpus:
     if args.limit is not None:
         corpus.pairs = corpus.pairs[: args.limit]
     return corpus
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type) -> None:
+    """One flag per field of the settings dataclass `cls` (declared with `s2s.settings.setting`).
+
+    The flags default to None, so that `settings_from_args` leaves unset fields at the dataclass's default.
+    """
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kinds = [k for k in typing.get_args(hints[f.name]) if k is not type(None)] or [hints[f.name]]
+        default = "" if f.default is None else f" (default {f.default})"
+        parser.add_argument(flag_of(cls, f.name), dest=f.name, type=kinds[0], default=None,
+                            metavar=f.metadata.get("metavar"),
+                            help=(f.metadata["help"] + default).replace("%", "%%"))
+
+
+def settings_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """The settings dataclass `cls` from the flags `add_settings_arguments` added (unset flags: defaults)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+             if getattr(args, f.name, None) is not None}
+    return cls(**given)
+
+
+def add_import_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The flags of a corpus import (`kd data import`; `kd up --data` can reuse them), all but `--out`.
+
+    With `required=False`, `--data`, `--src` and `--tgt` become optional (a command that imports only when
+    `--data` is given checks them itself).
+    """
+    corpus = parser.add_argument_group("corpus")
+    corpus.add_argument("--data", type=Path, required=required, metavar="FILE",
+                        help="the corpus: a TSV with a header row, a .jsonl, a .parquet, or the source file of two "
+                             "plain line-aligned files (with --target-file)")
+    corpus.add_argument("--target-file", type=Path, default=None, metavar="FILE",
+                        help="the target file, line N translating line N of --data")
+    corpus.add_argument("--src", required=required, metavar="CODE", help="source language code (e.g. es)")
+    corpus.add_argument("--tgt", required=required, metavar="CODE", help="target language code (e.g. en)")
+    corpus.add_argument("--src-col", default=None, metavar="COLUMN",
+                        help="the source column (default: the column named like --src, or the first of exactly "
+                             "two text columns)")
+    corpus.add_argument("--tgt-col", default=None, metavar="COLUMN", help="the target column (as --src-col)")
+    corpus.add_argument("--format", choices=list(FORMATS), default=None,
+                        help="the input format (default: from the file extension, or parallel with --target-file)")
+    corpus.add_argument("--valid", nargs="+", type=Path, default=None, metavar=("FILE", "TARGET_FILE"),
+                        help="a validation file, read like --data (for two plain files: SOURCE_FILE TARGET_FILE); "
+                             "default: split off --data")
+    corpus.add_argument("--test", nargs="+", type=Path, default=None, metavar=("FILE", "TARGET_FILE"),
+                        help="a test file (as --valid); default: split off --data")
+    add_settings_arguments(parser.add_argument_group("split (when --valid/--test are not given)"), SplitSettings)
+    add_settings_arguments(parser.add_argument_group("cleaning"), CleaningSettings)
+
+
+def import_spec_from_args(args: argparse.Namespace, out: Path) -> ImportSpec:
+    """The `ImportSpec` of the flags `add_import_args` added, writing the corpus to `out`."""
+    if args.data is None or args.src is None or args.tgt is None:
+        raise KDError("a corpus import needs --data FILE, --src CODE and --tgt CODE")
+    held_out: dict[str, list[Path]] = {split: getattr(args, split) or [] for split in ("valid", "test")}
+    for split, files in held_out.items():
+        if len(files) > 2:
+            raise KDError(f"--{split} takes one file, or two for plain parallel files (source, target)")
+
+    def nth(split: str, i: int) -> Path | None:
+        return held_out[split][i] if len(held_out[split]) > i else None
+
+    return ImportSpec(data=args.data, target_file=args.target_file, src=args.src, tgt=args.tgt, out=out,
+                      format=args.format, src_col=args.src_col, tgt_col=args.tgt_col,
+                      valid=nth("valid", 0), valid_target=nth("valid", 1), test=nth("test", 0),
+                      test_target=nth("test", 1), cleaning=settings_from_args(CleaningSettings, args),
+                      split=settings_from_args(SplitSettings, args))
