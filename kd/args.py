@@ -12,6 +12,7 @@ from typing import TypeVar
 from s2s.corpus import Corpus, read_corpus
 from s2s.data_import import FORMATS, CleaningSettings, ImportSpec, SplitSettings
 from s2s.errors import KDError
+from s2s.languages import Languages
 from s2s.settings import flag_of
 
 T = TypeVar("T")
@@ -38,6 +39,22 @@ def load_corpus(args: argparse.Namespace) -> Corpus:
     if args.limit is not None:
         corpus.pairs = corpus.pairs[: args.limit]
     return corpus
+
+
+def add_language_args(parser: argparse.ArgumentParser) -> None:
+    """`--src-lang`, `--tgt-lang`, `--prefix`: the direction of a multilingual teacher (see s2s.families)."""
+    group = parser.add_argument_group("teacher direction (multilingual teachers: mBART-50, M2M100/NLLB, T5)")
+    group.add_argument("--src-lang", default=None, metavar="CODE",
+                       help="source language: an ISO code (es) or the model's own (spa_Latn, es_XX)")
+    group.add_argument("--tgt-lang", default=None, metavar="CODE", help="target language, like --src-lang")
+    group.add_argument("--prefix", default=None, metavar="TEXT",
+                       help="T5 task prefix (default: derived from the languages, 'translate Spanish to English: ')")
+
+
+def languages_from_args(args: argparse.Namespace, src: str | None = None, tgt: str | None = None) -> Languages:
+    """The direction `add_language_args` asked for; `src`/`tgt` (e.g. a corpus's columns) fill what is unset."""
+    return Languages(getattr(args, "src_lang", None) or src, getattr(args, "tgt_lang", None) or tgt,
+                     getattr(args, "prefix", None))
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type) -> None:

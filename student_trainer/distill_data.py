@@ -7,6 +7,10 @@ choice, smoother than sentence BLEU on short verses). All are written as TSVs wi
 columns, the target column replaced. The rows are cut into chunks that run as Ray tasks; each finished
 chunk is kept under `out/chunks/`, so an interrupted run resumes where it stopped, and the teacher
 service's Redis cache answers repeated Generate requests.
+
+Only text crosses: sources go to the teacher's Generate as text and come back as text, tokenised and
+detokenised by the teacher itself. So the teacher may be of any family and the student may have any
+vocabulary (its own tokenizer, trained afterwards on these corpora): this is the route across vocabularies.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ from tqdm import tqdm
 from s2s.atomic import write_text_atomic as write_atomic
 from s2s.corpus import Corpus, read_tsv
 from s2s.errors import DataError, KDError
-from s2s.tokenizer import Tokenizer
-from student_trainer.recipe import REFERENCE_TEACHER, shared_path
 
 log = logging.getLogger(__name__)
 OUTPUTS = ("seq_kd", "seq_inter", "seq_inter_chrf")
@@ -47,7 +49,6 @@ class DistillSpec:
     parallel: int = 2
     src_col: str = "es"
     tgt_col: str = "en"
-    tokenizer: str = shared_path(REFERENCE_TEACHER)
     timeout_s: float = 600.0
 
     def check(self) -> None:
@@ -83,14 +84,13 @@ def best_by_chrf(candidates: Sequence[str], reference: str) -> int:
     return max(range(len(candidates)), key=lambda i: (scores[i], -i))
 
 
-def distil_rows(teacher: Any, tokenizer: Tokenizer, sources: Sequence[str], references: Sequence[str],
-                beam: int, nbest: int, max_len: int, max_source_len: int) -> dict[str, list[str]]:
-    """Seq-KD and both Seq-Inter targets of some sentences (one Generate call, split by the client)."""
-    src_ids = [tokenizer.encode_source(s, max_source_len) for s in sources]
-    nbests = teacher.generate(src_ids, beam, nbest, max_len)
+def distil_rows(teacher: Any, sources: Sequence[str], references: Sequence[str], beam: int, nbest: int,
+                max_len: int) -> dict[str, list[str]]:
+    """Seq-KD and both Seq-Inter targets of some sentences (one Generate call by text, split by the client)."""
+    nbests = teacher.generate_text(list(sources), beam, nbest, max_len)
     out: dict[str, list[str]] = {name: [] for name in OUTPUTS}
     for hyps, ref in zip(nbests, references, strict=True):
-        texts = [_clean(tokenizer.decode(h.ids)) for h in hyps]
+        texts = [_clean(h.text) for h in hyps]
         out["seq_kd"].append(texts[0])
         out["seq_inter"].append(texts[best_by_bleu(texts, ref)])
         out["seq_inter_chrf"].append(texts[best_by_chrf(texts, ref)])
@@ -106,11 +106,9 @@ def _chunk_task(spec_data: dict[str, Any], sources: list[str], references: list[
     from teacher_client import TeacherClient
 
     spec = DistillSpec(**spec_data)
-    tokenizer = Tokenizer(Path(spec.tokenizer))
     with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
         info = teacher.info()
-        return distil_rows(teacher, tokenizer, sources, references, spec.beam, spec.nbest,
-                           min(spec.max_len, info.max_target_len), info.max_source_len)
+        return distil_rows(teacher, sources, references, spec.beam, spec.nbest, min(spec.max_len, info.max_target_len))
 
 
 def distill_data(spec: DistillSpec) -> DistillOutcome:
@@ -118,9 +116,8 @@ def distill_data(spec: DistillSpec) -> DistillOutcome:
     from teacher_client import TeacherClient
 
     spec.check()
-    tokenizer = Tokenizer(Path(spec.tokenizer))
     with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
-        info = teacher.check_compatible(tokenizer.fingerprint)
+        info = teacher.info()
     table = _read_rows(Path(spec.data), spec.src_col, spec.tgt_col)
     out = Path(spec.out_dir)
     chunk_dir = out / "chunks"
@@ -146,7 +143,7 @@ def _read_rows(path: Path, src_col: str, tgt_col: str) -> Corpus:
 def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, table: Corpus) -> None:
     """Record the settings in `out/params.json`; refuse a folder made with other settings."""
     params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": len(table.pairs),
-              "data": str(Path(spec.data).resolve()), "tokenizer": str(Path(spec.tokenizer).resolve())}
+              "data": str(Path(spec.data).resolve())}
     for key in ("out_dir", "parallel", "timeout_s", "teacher"):
         params.pop(key)
     path = out / "params.json"

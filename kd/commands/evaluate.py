@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from kd.args import add_corpus_args, load_corpus
+from kd.args import add_corpus_args, add_language_args, languages_from_args, load_corpus
 from s2s.checkpoint import load_checkpoint
 from s2s.cmlm import CMLMModel, is_cmlm_config
 from s2s.ct2_runtime import Ct2Model, is_export
@@ -26,8 +26,10 @@ from s2s.mask_predict import translate_cmlm
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `kd evaluate` and `kd translate`."""
     ev = sub.add_parser("evaluate", help="BLEU, chrF and speed of a model on a test set, greedy and beam")
-    ev.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
+    ev.add_argument("--model", type=Path, required=True,
+                    help="checkpoint, export, or Hugging Face folder of a supported family (docs/own-teacher.md)")
     add_corpus_args(ev)
+    add_language_args(ev)
     ev.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1 = greedy); default 1,5")
     ev.add_argument("--out", type=Path, default=None, help="folder for results.json and hypotheses")
     ev.add_argument("--max-tokens", type=int, default=4096, help="source tokens per decoding batch")
@@ -44,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--length-beam", type=int, default=5, help="Mask-Predict students: length candidates (default 5)")
     ev.set_defaults(func=run_evaluate)
     tr = sub.add_parser("translate", help="translate text given as arguments or on standard input")
-    tr.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
+    tr.add_argument("--model", type=Path, required=True,
+                    help="checkpoint, or Hugging Face folder of a supported family (docs/own-teacher.md)")
+    add_language_args(tr)
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     tr.add_argument("--iterations", type=int, default=10, help="Mask-Predict students: iterations T (default 10)")
     tr.add_argument("--length-beam", type=int, default=5, help="Mask-Predict students: length candidates (default 5)")
@@ -97,8 +101,9 @@ Decode = Callable[[Sequence[str], Sequence[str], int], tuple[EvalResult, list[st
 def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode, list[int] | None]]:
     """(model id, parameters, decode function, its settings: None = the beams, else the CMLM's iteration
     counts) for the chosen engine; a temporary export is removed after."""
+    languages = languages_from_args(args, args.src, args.tgt)
     if args.engine == "torch":
-        ckpt = load_checkpoint(args.model)
+        ckpt = load_checkpoint(args.model, languages=languages)
         if isinstance(ckpt.model, CMLMModel):
             yield ckpt.manifest.model_id, ckpt.manifest.parameters, lambda s, r, t: evaluate_decoding(
                 ckpt.model, ckpt.tokenizer, s, r, 1, max_len=args.max_len, max_tokens=args.max_tokens,
@@ -114,7 +119,7 @@ def _decoder(args: argparse.Namespace) -> Iterator[tuple[str, int, Decode, list[
         folder = args.model
         if not is_export(folder):
             folder = Path(tmp) / "export"
-            export_checkpoint(args.model, folder, quantization=args.quantization)
+            export_checkpoint(args.model, folder, quantization=args.quantization, languages=languages)
         model = Ct2Model(folder, threads=args.threads or 0)
         yield model.manifest.model_id, model.manifest.parameters, lambda s, r, b: evaluate_export(
             model, s, r, b, max_len=args.max_len, max_batch_size=args.batch_size), None
@@ -146,7 +151,7 @@ def run_translate(args: argparse.Namespace) -> int:
     texts = args.text or [line.strip() for line in sys.stdin if line.strip()]
     if not texts:
         raise SystemExit("kd translate: no text given (pass sentences as arguments or on standard input)")
-    ckpt = load_checkpoint(args.model)
+    ckpt = load_checkpoint(args.model, languages=languages_from_args(args))
     if isinstance(ckpt.model, CMLMModel):
         outputs = translate_cmlm(ckpt.model, ckpt.tokenizer, texts, args.iterations, args.length_beam)
     else:

@@ -11,8 +11,9 @@ from s2s.export import QUANTIZATIONS
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `kd export` and `kd gateway`."""
-    ex = sub.add_parser("export", help="convert a student checkpoint to CTranslate2 for the gateway")
-    ex.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
+    ex = sub.add_parser("export", help="convert a student or teacher to CTranslate2 for the gateway")
+    ex.add_argument("--model", type=Path, required=True,
+                    help="checkpoint, or Hugging Face folder of a supported family (docs/own-teacher.md)")
     ex.add_argument("--out", type=Path, required=True,
                     help="export folder, e.g. models/<id>; an older export there is replaced atomically")
     ex.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="weight type (default int8)")
@@ -21,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--eval-limit", type=int, default=None, help="use only the first N sentences of --eval-tsv")
     ex.add_argument("--vmap", type=Path, default=None,
                     help="vocabulary map from `kd shortlist`: decode with a lexical shortlist (faster output layer)")
+    from kd.args import add_language_args
+
+    add_language_args(ex)
     ex.set_defaults(func=run_export)
     sl = sub.add_parser("shortlist", help="a lexical shortlist (CTranslate2 vocabulary map) from a parallel corpus",
                         description="For each source piece, the target pieces that co-occur with it most often "
@@ -48,7 +52,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.eval_limit is not None and args.eval_limit < 1:
         raise KDError(f"--eval-limit must be at least 1, got {args.eval_limit}")
-    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap)
+    from kd.args import languages_from_args
+
+    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap,
+                             languages=languages_from_args(args))
     bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
     print(f"exported {args.model} -> {args.out} ({info.quantization}, {info.size_bytes / 1e6:.1f} MB{bleu})")
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from student_trainer.cli import add_train_args, run_train
-from student_trainer.recipe import REFERENCE_TEACHER, shared_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     distil = sub.add_parser("distill-data", help="make the Seq-KD and Seq-Inter corpora with the teacher's beam search",
                             description="Writes OUT/seq_kd.tsv (teacher's best beam output) and OUT/seq_inter.tsv "
                                         "(n-best candidate with the highest sentence BLEU to the reference), with "
-                                        "the input's columns. Finished chunks are kept: rerun to resume.")
+                                        "the input's columns. Only text crosses (the teacher tokenises), so the "
+                                        "teacher may be of any family and the student may have its own "
+                                        "vocabulary. Finished chunks are kept: rerun to resume.")
     distil.add_argument("--teacher", required=True, help="teacher endpoints, host:port[,host:port]")
     distil.add_argument("--data", required=True, help="input TSV with a header row")
     distil.add_argument("--out", required=True, help="output folder")
@@ -29,8 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     distil.add_argument("--parallel", type=int, default=2, help="Ray tasks in flight (default 2)")
     distil.add_argument("--src", default="es", help="source column (default es)")
     distil.add_argument("--tgt", default="en", help="target column (default en)")
-    distil.add_argument("--tokenizer", default=shared_path(REFERENCE_TEACHER),
-                        help="tokenizer folder sharing the teacher's vocabulary (default: the reference teacher)")
     distil.set_defaults(func=run_distill)
 
 
@@ -39,7 +38,7 @@ def run_distill(args: argparse.Namespace) -> int:
 
     spec = DistillSpec(teacher=args.teacher, data=args.data, out_dir=args.out, beam=args.beam, nbest=args.nbest,
                        max_len=args.max_len, chunk_size=args.chunk_size, parallel=args.parallel,
-                       src_col=args.src, tgt_col=args.tgt, tokenizer=args.tokenizer)
+                       src_col=args.src, tgt_col=args.tgt)
     outcome = distill_data(spec)
     print(f"teacher {outcome.teacher_id}: {outcome.rows} rows in {outcome.chunks} chunks "
           f"({outcome.chunks_reused} reused), {outcome.skipped_rows} bad rows skipped")

@@ -101,6 +101,26 @@ def teacher_endpoint(micro_checkpoint: Path, redis_url: str, tmp_path_factory: p
 
 
 @pytest.fixture(scope="session")
+def start_teacher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """`start(model_dir, *flags)`: a real teacher server process for any model folder; its endpoint."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(model: Path, *flags: str) -> str:
+        port, log = free_port(), tmp_path_factory.mktemp("teacher") / "teacher.log"
+        proc = subprocess.Popen([sys.executable, "-m", "services.teacher", "--model", str(model), "--port", str(port),
+                                 "--host", "127.0.0.1", "--device", "cpu", "--threads", "1", *flags],
+                                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT)
+        procs.append(proc)
+        _wait_for_port(port, proc, "teacher server", log, 90)
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
 def tiny_data(bible_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Small train (240 verses) and valid (8 verses) TSVs cut from the Bible corpus."""
     folder = tmp_path_factory.mktemp("data")

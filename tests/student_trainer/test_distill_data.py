@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_distilled_corpora_match_direct_beam_search_and_resume(
         source_tsv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "distilled"
     spec = DistillSpec(teacher=teacher_endpoint, data=str(source_tsv), out_dir=str(out), beam=BEAM, nbest=NBEST,
-                       max_len=MAX_LEN, chunk_size=3, parallel=2, tokenizer=str(micro_checkpoint))
+                       max_len=MAX_LEN, chunk_size=3, parallel=2)
     outcome = distill_data(spec)
     assert (outcome.rows, outcome.skipped_rows, outcome.chunks, outcome.chunks_reused) == (7, 1, 3, 0)
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[distill-data] chunk")]
@@ -79,7 +80,7 @@ def test_output_made_with_other_settings_is_refused(ray_cluster: str, teacher_en
                                                     tmp_path: Path) -> None:
     out = tmp_path / "distilled"
     spec = DistillSpec(teacher=teacher_endpoint, data=str(source_tsv), out_dir=str(out), beam=2, nbest=1,
-                       max_len=4, chunk_size=8, tokenizer=str(micro_checkpoint))
+                       max_len=4, chunk_size=8)
     distill_data(spec)
     other = DistillSpec(**{**spec.__dict__, "beam": 3})
     with pytest.raises(DataError, match="beam"):
@@ -91,3 +92,23 @@ def test_nbest_larger_than_beam_is_refused() -> None:
 
     with pytest.raises(KDError, match="--nbest"):
         DistillSpec(teacher="127.0.0.1:1", data="x", out_dir="y", beam=2, nbest=3).check()
+
+
+
+def test_a_teacher_of_another_family_distils_by_text(ray_cluster: str, start_teacher: Callable[..., str],
+                                                      tiny_teachers: dict[str, Path], source_tsv: Path,
+                                                      tmp_path: Path) -> None:
+    """A T5 teacher (its own vocabulary, a task prefix) served by a real teacher process: the distilled
+    targets are its beam search outputs' texts; no student tokenizer is involved."""
+    from s2s.languages import Languages
+    from s2s.local_teacher import InProcessTeacher
+
+    endpoint = start_teacher(tiny_teachers["t5"], "--src-lang", "es", "--tgt-lang", "en")
+    spec = DistillSpec(teacher=endpoint, data=str(source_tsv), out_dir=str(tmp_path / "t5"), beam=2, nbest=2,
+                       max_len=8, chunk_size=4, parallel=2)
+    outcome = distill_data(spec)
+    rows = [line.split("\t") for line in source_tsv.read_text(encoding="utf-8").splitlines()[1:8]]
+    with InProcessTeacher(tiny_teachers["t5"], device="cpu", languages=Languages("es", "en")) as direct:
+        expected = [" ".join(h[0].text.split()) for h in direct.generate_text([r[1] for r in rows], 2, 2, 8)]
+    written = [line.split("\t")[2] for line in outcome.paths["seq_kd"].read_text(encoding="utf-8").splitlines()[1:]]
+    assert written == expected and outcome.rows == 7
