@@ -157,3 +157,13 @@ class Tokenizer:
         for name in (*TOKENIZER_FILES, *extra):
             if (self.folder / name).resolve() != (folder / name).resolve():
                 shutil.copyfile(self.folder / name, folder / name)
+
+
+def unknown_rate(tokenizer: Tokenizer, texts: Iterable[str], side: str = "source") -> float:
+    """Share of `<unk>` among the tokens of `texts` (without `</s>`): how badly a tokenizer fits a corpus."""
+    total = unknown = 0
+    for ids in tokenizer.encode_batch(texts, side):
+        body = ids[:-1]
+        total += len(body)
+        unknown += sum(1 for i in body if i == tokenizer.unk_id)
+    return unknown / total if total else 0.0

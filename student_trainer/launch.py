@@ -19,11 +19,11 @@ import yaml
 
 from s2s.checkpoint import Manifest, check_fingerprint, read_manifest
 from s2s.errors import KDError
-from s2s.tokenizer import Tokenizer
+from s2s.tokenizer import Tokenizer, unknown_rate
 from student_trainer.local_ray import ensure_ray
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import RecipeError, recipe_to_dict
-from student_trainer.stream import read_layout
+from student_trainer.stream import read_block_rows, read_layout
 from student_trainer.teacher_link import connect_checked
 from student_trainer.worker import FINAL_DIR, METRICS_FILE, train_worker
 
@@ -58,6 +58,7 @@ def preflight(recipe: Recipe, resume: bool) -> tuple[Recipe, str | None]:
     recipe = resolve_paths(recipe)
     _check_files(recipe)
     tokenizer = Tokenizer(Path(recipe.student.tokenizer))
+    _check_coverage(recipe, tokenizer)
     _check_output(recipe.output_path, resume)
     teacher_id = None
     if recipe.teacher.in_process and recipe.connects_teacher:
@@ -90,6 +91,25 @@ def _check_files(recipe: Recipe) -> None:
             read_layout(Path(path), recipe.data.src_col, recipe.data.tgt_col)
         except KDError as exc:
             raise RecipeError(f"{key}: {exc}") from exc
+
+
+MAX_UNKNOWN = 0.02
+"""Largest share of `<unk>` tokens a student tokenizer may produce on the training data (sampled)."""
+
+
+def _check_coverage(recipe: Recipe, tokenizer: Tokenizer, rows: int = 200) -> None:
+    """Refuse a student tokenizer that cannot encode the training data (its pieces miss the corpus's
+    script or characters): the student would learn `<unk>` and never produce those words."""
+    layout = read_layout(Path(recipe.data.train), recipe.data.src_col, recipe.data.tgt_col)
+    sample = [r for r in read_block_rows(layout, layout.data_start, layout.size) if r is not None][:rows]
+    for side, texts in (("source", [s for s, _ in sample]), ("target", [t for _, t in sample])):
+        rate = unknown_rate(tokenizer, texts, side)
+        if rate > MAX_UNKNOWN:
+            raise RecipeError(
+                f"student.tokenizer {recipe.student.tokenizer} cannot encode data.train {recipe.data.train}: "
+                f"{rate:.0%} of the {side} tokens of its first {len(sample)} rows are <unk>. Train a tokenizer "
+                f"on this corpus: kd tokenizer train --data {recipe.data.train} --src {recipe.data.src_col} "
+                f"--tgt {recipe.data.tgt_col} --out DIR, then --set student.tokenizer=DIR")
 
 
 def _check_output(out: Path, resume: bool) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import torch
 
+from s2s.errors import VocabularyMismatchError
 from student_trainer.recipe import TeacherSpec
 
 T = TypeVar("T")
@@ -51,6 +52,14 @@ def connect_checked(spec: TeacherSpec, vocab_fingerprint: str) -> tuple[TeacherA
     teacher = open_teacher(spec)
     try:
         info = teacher.check_compatible(vocab_fingerprint)
+    except VocabularyMismatchError as exc:
+        teacher.close()
+        raise VocabularyMismatchError(
+            f"{exc}. Word-level objectives (Word-KD, KA, JSD, TIE-KD, on-policy KA) compare the student's and the "
+            "teacher's distributions token by token and need one vocabulary. Across vocabularies, distil at the "
+            "sequence level: `kd distill-data --teacher HOST:PORT --data TRAIN.tsv --out DIR` (the teacher "
+            "translates the corpus), then train with loss.kind=nll on DIR/seq_kd.tsv (recipe seq_kd), as "
+            "`kd up` does for a student with its own vocabulary") from exc
     except BaseException:
         teacher.close()
         raise
