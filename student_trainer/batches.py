@@ -2,7 +2,7 @@
 
 For labels `y = [y_1..y_T]` (ending in `</s>`) the decoder input is `[pad] + y[:-1]` (the pad id is
 Marian's decoder start token), so position t of the logits predicts `y_t` -- the same positions the
-teacher's `TopK` and `Score` answers refer to.
+teacher's `TopK` and `Score` answers refer to (`forward_logits` runs a model that way).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from s2s.batching import pad_ids
 
@@ -56,3 +57,10 @@ def to_tensors(batch: Batch, pad_id: int, device: torch.device | str = "cpu") ->
     decoder_input_ids = decoder_input_ids.masked_fill(~label_mask, pad_id)
     return BatchTensors(input_ids.to(device), attention_mask.to(device), decoder_input_ids.to(device),
                         label_mask.to(device), labels.to(device))
+
+
+def forward_logits(model: nn.Module, t: BatchTensors) -> torch.Tensor:
+    """[B, T, V] student logits under teacher forcing."""
+    out = model(input_ids=t.input_ids, attention_mask=t.attention_mask, decoder_input_ids=t.decoder_input_ids,
+                decoder_attention_mask=t.decoder_mask)
+    return out.logits  # type: ignore[no-any-return]

@@ -2,22 +2,22 @@
 
 A recipe is data: a small YAML file names only what differs from these defaults. The defaults train a
 `student-tiny` model with label-smoothed NLL on the bundled Bible corpus, with the reference teacher's
-tokenizer, so that `python -m student_trainer --recipe nll` runs as is. Semantic checks (ranges,
-combinations) live in `student_trainer.recipe_checks`; reading YAML and `--set` overrides in
-`student_trainer.recipe_io`.
+tokenizer, so that `python -m student_trainer --recipe nll` runs as is. The `loss` section is the settings
+of one registered objective (`student_trainer.objectives`), whose class says which (`loss.kind`). Semantic
+checks (ranges, combinations) live in `student_trainer.recipe_checks`; reading YAML and `--set` overrides
+in `student_trainer.recipe_io`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
-LossKind = Literal["nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm"]
-Arch = Literal["ar", "cmlm"]
-Support = Literal["auto", "teacher", "student", "full", "sampled", "both"]
-OnPolicy = Literal["off", "sample", "greedy"]
+from student_trainer.objectives.registry import default_settings, lookup
+from student_trainer.objectives.settings import Arch, ObjectiveSettings
 
+DIAGNOSTIC_K = 8  # the diagnostics' k and k' when neither they nor the objective set them
 REFERENCE_TEACHER = Path("models") / "teacher-bible-es-en-small"
 BIBLE = Path("data") / "bible-es-en"
 
@@ -62,32 +62,18 @@ class TeacherSpec:
 
 
 @dataclass(frozen=True)
-class LossSpec:
-    """The training objective and its weights.
+class DiagnosticsSpec:
+    """The KA paper's diagnostics at every validation: the student's top-k' against the teacher's top-k.
 
-    `alpha` mixes Word-KD, JSD and TIE-KD with the NLL (`(1-α)·NLL + α·KD`), `lam` mixes KA and the
-    single-sample on-policy KA (`ka_sampled`) (`(1-λ)·NLL + λ·KA`), `beta` is the KA share inside JSD
-    (`β·KA + (1-β)·KD`). `k` is the teacher's top-k, `k_prime` the number of student candidates scored by
-    the teacher. `support` restricts the distillation term to the teacher's top-k or the student's top-k'
-    ("proactive" experiments); `full` is the exact full-vocabulary KA, possible only with an in-process
-    teacher. `renormalise` switches the KA term from the KL over candidates plus rest mass (the default)
-    to the KL between p and q both renormalised on the candidates. See `student_trainer.terms`.
-    """
+    `diagnostics: true` is short for `diagnostics: {enabled: true}`. The sizes default to the objective's
+    own `k` and `k_prime` when it has them, else 8 each; a recipe may also write them as `loss.k` and
+    `loss.k_prime` for an objective without those settings (e.g. NLL, the control of a comparison)."""
 
-    kind: LossKind = "nll"
-    label_smoothing: float = 0.1
-    alpha: float = 0.5
-    lam: float = 0.5
-    beta: float = 0.5
-    k: int = 8
-    k_prime: int = 8
-    support: Support = "auto"
-    tail: bool = True
-    renormalise: bool = False
-    sample_candidates: bool = False
-    margin: float = 1.0
-    rank_weight: float = 1.0
-    on_policy: OnPolicy = "off"
+    SHORTHAND: ClassVar[str] = "enabled"
+
+    enabled: bool = False
+    k: int | None = None
+    k_prime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +133,8 @@ class Recipe:
 
     `patience` > 0 stops training after that many validations in a row without a better valid BLEU
     (training "until validation BLEU stops improving"); `keep_best` makes the final student the validated
-    checkpoint with the best valid BLEU (kept in `output_dir/best`) instead of the last step's.
+    checkpoint with the best valid BLEU (kept in `output_dir/best`) instead of the last step's. `loss` is
+    the objective's own settings (`NLLSettings`, `KASettings`, ...; `loss.kind` names the objective).
     """
 
     name: str = "run"
@@ -160,10 +147,10 @@ class Recipe:
     keep_checkpoints: int = 2
     patience: int = 0
     keep_best: bool = False
-    diagnostics: bool = False
+    diagnostics: DiagnosticsSpec = field(default_factory=DiagnosticsSpec)
     student: StudentSpec = field(default_factory=StudentSpec)
     teacher: TeacherSpec = field(default_factory=TeacherSpec)
-    loss: LossSpec = field(default_factory=LossSpec)
+    loss: ObjectiveSettings = field(default_factory=default_settings)
     optim: OptimSpec = field(default_factory=OptimSpec)
     data: DataSpec = field(default_factory=DataSpec)
     ray: RaySpec = field(default_factory=RaySpec)
@@ -175,11 +162,19 @@ class Recipe:
 
     @property
     def uses_teacher(self) -> bool:
-        """Whether the objective needs a teacher (everything but plain NLL and the CMLM loss, whose teacher
-        shows only in its sequence-level training data)."""
-        return self.loss.kind not in ("nll", "cmlm")
+        """Whether the objective asks the teacher anything (not NLL, nor CMLM, whose teacher shows only in
+        its sequence-level training data)."""
+        return lookup(self.loss.kind).uses_teacher
 
     @property
     def connects_teacher(self) -> bool:
         """Whether the run talks to a teacher at all (the objective, or validation diagnostics)."""
-        return self.uses_teacher or self.diagnostics
+        return self.uses_teacher or self.diagnostics.enabled
+
+    @property
+    def diagnostic_sizes(self) -> tuple[int, int]:
+        """(k, k') of the diagnostics: their own, else the objective's `k` and `k_prime`, else 8 each."""
+        d = self.diagnostics
+        k = d.k if d.k is not None else getattr(self.loss, "k", DIAGNOSTIC_K)
+        k_prime = d.k_prime if d.k_prime is not None else getattr(self.loss, "k_prime", DIAGNOSTIC_K)
+        return int(k), int(k_prime)

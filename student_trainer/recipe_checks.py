@@ -2,20 +2,24 @@
 
 Types are already enforced while reading (`student_trainer.recipe_io`); here we refuse values that are
 well-typed but meaningless (a negative learning rate, `alpha` outside [0, 1], KA without a teacher, the
-exact KA over gRPC, ...). All problems are collected so that one run of the CLI reports all of them.
+exact KA over gRPC, ...). The objective's checks come from its declaration in the registry: its settings'
+declared ranges, its supports, the students it trains and what it needs from the teacher. All problems
+are collected so that one run of the CLI reports all of them.
 """
 
 from __future__ import annotations
 
+from student_trainer.objectives.registry import lookup, objectives
+from student_trainer.objectives.settings import DistillSettings
 from student_trainer.recipe import Recipe
-from student_trainer.terms import KINDS
 
 Problem = tuple[str, str]
 
+
 def recipe_problems(recipe: Recipe) -> list[Problem]:
     """Every semantic problem of `recipe` as (dotted key, what is wrong and what to do)."""
-    return [*_top_problems(recipe), *_loss_problems(recipe), *_teacher_problems(recipe),
-            *_optim_problems(recipe), *_data_problems(recipe), *_ray_problems(recipe)]
+    return [*_top_problems(recipe), *_loss_problems(recipe), *_diagnostics_problems(recipe),
+            *_teacher_problems(recipe), *_optim_problems(recipe), *_data_problems(recipe), *_ray_problems(recipe)]
 
 
 def _positive(key: str, value: float | None, allow_zero: bool = False) -> list[Problem]:
@@ -23,10 +27,6 @@ def _positive(key: str, value: float | None, allow_zero: bool = False) -> list[P
         return []
     bound = ">= 0" if allow_zero else "> 0"
     return [(key, f"must be {bound}, got {value}")]
-
-
-def _unit(key: str, value: float) -> list[Problem]:
-    return [] if 0.0 <= value <= 1.0 else [(key, f"must be in [0, 1], got {value}")]
 
 
 def _top_problems(r: Recipe) -> list[Problem]:
@@ -44,28 +44,25 @@ def _top_problems(r: Recipe) -> list[Problem]:
 
 
 def _loss_problems(r: Recipe) -> list[Problem]:
-    loss = r.loss
-    out = [*_unit("loss.label_smoothing", loss.label_smoothing), *_unit("loss.alpha", loss.alpha),
-           *_unit("loss.lam", loss.lam), *_unit("loss.beta", loss.beta),
-           *_positive("loss.k", loss.k), *_positive("loss.k_prime", loss.k_prime),
-           *_positive("loss.margin", loss.margin, allow_zero=True),
-           *_positive("loss.rank_weight", loss.rank_weight, allow_zero=True)]
-    allowed = ("auto",) if loss.kind in ("nll", "cmlm") else ("auto", *KINDS[loss.kind].supports)
-    if loss.support not in allowed:
+    """The objective's own ranges, then what its declaration says it supports and needs."""
+    loss, info = r.loss, lookup(r.loss.kind)
+    out = [(f"loss.{key}", message) for key, message in loss.problems()]
+    if isinstance(loss, DistillSettings) and loss.support not in ("auto", *info.supports):
         out.append(("loss.support", f"{loss.support!r} is not available for loss.kind={loss.kind!r}; "
-                                    f"choose one of {', '.join(allowed)}"))
-    if (loss.kind == "cmlm") != (r.student.arch == "cmlm"):
-        out.append(("loss.kind", "a Mask-Predict student (student.arch: cmlm) trains with loss.kind: cmlm, and only "
-                                 "it; set both or neither"))
-    if loss.kind == "ka_sampled" and loss.on_policy == "greedy":
-        out.append(("loss.on_policy", "ka_sampled trains on translations sampled from the student itself; "
-                                      "leave loss.on_policy at off (or sample)"))
-    if loss.support == "full" and not r.teacher.in_process:
-        out.append(("loss.support", "'full' (exact KA over the whole vocabulary) needs the teacher's full "
-                                    "logits: set teacher.in_process to a teacher folder"))
-    if loss.on_policy != "off" and loss.kind == "nll":
-        out.append(("loss.on_policy", "on-policy targets need a distillation loss; set loss.kind too"))
+                                    f"choose one of {', '.join(('auto', *info.supports))}"))
+    if r.student.arch not in info.students:
+        fits = [o.name for o in objectives() if r.student.arch in o.students]
+        out.append(("loss.kind", f"{loss.kind} trains {'/'.join(info.students)} students, not student.arch: "
+                                 f"{r.student.arch}; objectives for it: {', '.join(fits)}"))
+    if "full_logits" in info.needs(loss) and not r.teacher.in_process:
+        out.append(("loss.support", f"{info.resolved_support(loss)!r} needs the teacher's full logits (exact, over "
+                                    "the whole vocabulary): set teacher.in_process to a teacher folder"))
     return out
+
+
+def _diagnostics_problems(r: Recipe) -> list[Problem]:
+    d = r.diagnostics
+    return [*_positive("diagnostics.k", d.k), *_positive("diagnostics.k_prime", d.k_prime)]
 
 
 def _teacher_problems(r: Recipe) -> list[Problem]:
@@ -75,7 +72,7 @@ def _teacher_problems(r: Recipe) -> list[Problem]:
            *_positive("teacher.prefetch", t.prefetch, allow_zero=True)]
     if t.endpoints and t.in_process:
         out.append(("teacher.endpoints", "set either teacher.endpoints or teacher.in_process, not both"))
-    if r.diagnostics and not r.uses_teacher and not (t.endpoints or t.in_process):
+    if r.diagnostics.enabled and not r.uses_teacher and not (t.endpoints or t.in_process):
         out.append(("teacher.endpoints", "diagnostics compare the student with the teacher: set teacher.endpoints "
                                          "(host:port[,host:port]) or teacher.in_process (a model folder)"))
     if r.uses_teacher and not (t.endpoints or t.in_process):

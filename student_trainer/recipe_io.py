@@ -1,15 +1,16 @@
 """Reading recipes: a YAML file (or a bundled recipe name) plus `--set key.sub=value` overrides.
 
-Every key is checked against the typed dataclasses of `student_trainer.recipe`: an unknown key or a value
-of the wrong type is refused with its dotted name before any work starts, and so are the semantic
-problems found by `student_trainer.recipe_checks`. All problems are reported at once.
+Every key is checked against the typed dataclasses of `student_trainer.recipe` (`student_trainer.typed_config`
+converts the values): an unknown key or a value of the wrong type is refused with its dotted name before any
+work starts, and so are the semantic problems found by `student_trainer.recipe_checks`. The `loss` section
+is the settings of the objective its `kind` names, read from the objectives' registry: a key that is not
+one of that objective's settings is refused naming the key and the objective. All problems are reported
+at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,26 +18,26 @@ from typing import Any, TypeVar
 import yaml
 
 from s2s.errors import KDError
+from student_trainer.objectives.registry import (
+    ObjectiveInfo,
+    UnknownObjective,
+    default_settings,
+    lookup,
+    names,
+    objectives,
+)
+from student_trainer.objectives.settings import ObjectiveSettings
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_checks import recipe_problems
+from student_trainer.typed_config import BadValue, Problems, RawText, build, coerce, plain, to_plain
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+DIAGNOSTIC_SIZES = ("k", "k_prime")  # loss keys that also size the diagnostics (`Recipe.diagnostic_sizes`)
 T = TypeVar("T")
 
 
 class RecipeError(KDError):
     """A recipe file or override is unreadable, has unknown keys or bad values."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RawText:
-    """An override value as typed on the command line; parsed as YAML unless the field is a string."""
-
-    text: str
-
-
-class _BadValue(Exception):
-    pass
 
 
 def bundled_recipes() -> list[str]:
@@ -89,125 +90,80 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 def recipe_from_dict(data: Mapping[str, Any], where: str = "recipe") -> Recipe:
     """Build and validate a `Recipe` from nested plain data; raises `RecipeError` naming every bad key."""
-    problems: list[tuple[str, str]] = []
-    recipe = _build(Recipe, data, "", problems)
+    problems = Problems()
+    body = dict(data)
+    loss_data = body.pop("loss", {})
+    recipe = build(Recipe, body, "", problems)
+    loss, sizes = read_loss(loss_data, recipe.diagnostics.enabled, problems)
+    diagnostics = recipe.diagnostics
+    for key, value in sizes.items():
+        if getattr(diagnostics, key) not in (None, value):
+            problems.key(f"loss.{key}", f"sizes the diagnostics, but diagnostics.{key} says "
+                                        f"{getattr(diagnostics, key)}: set one of them")
+    recipe = dataclasses.replace(recipe, loss=loss, diagnostics=dataclasses.replace(diagnostics, **{
+        key: value for key, value in sizes.items() if getattr(diagnostics, key) is None}))
     # Values of the wrong type are replaced by defaults; skip semantic checks of their sections.
-    broken = {key.rpartition(".")[0] for key, message in problems if not message.startswith("unknown key")}
-    problems += [p for p in recipe_problems(recipe) if p[0].rpartition(".")[0] not in broken]
-    if problems:
-        lines = "\n".join(f"  {key}: {message}" for key, message in problems)
-        raise RecipeError(f"{where}: {len(problems)} bad recipe value(s):\n{lines}")
+    problems.items += [p for p in recipe_problems(recipe) if p[0].rpartition(".")[0] not in problems.broken]
+    _raise(problems, where, "recipe value(s)")
     return recipe
+
+
+def read_loss(data: Any, diagnostics: bool, problems: Problems) -> tuple[ObjectiveSettings, dict[str, int]]:
+    """The `loss:` section as the settings of the objective its `kind` names (the registry's), and the
+    diagnostics' sizes when it writes `k`/`k_prime` for an objective without them (with diagnostics on).
+
+    Every other key must be a setting of that objective: a key of another objective is refused naming both,
+    so that `loss: {kind: ka, alpha: 0.5}` says that KA is mixed by `lam`."""
+    data = plain(data)
+    if not isinstance(data, Mapping):
+        problems.value("loss", f"must be a mapping of keys, got {data!r}", "loss")
+        return default_settings(), {}
+    try:
+        info = lookup(coerce(str, data.get("kind", "nll")))
+    except (BadValue, UnknownObjective):
+        problems.value("loss.kind", f"must be one of {', '.join(names())}; got {plain(data.get('kind'))!r}")
+        return default_settings(), {}
+    own = set(info.settings.setting_names())
+    sizes: dict[str, int] = {}
+    for key in [k for k in data if k not in own and k != "kind"]:
+        if key in DIAGNOSTIC_SIZES and diagnostics:
+            try:
+                sizes[key] = coerce(int, data[key])
+            except BadValue as exc:
+                problems.value(f"loss.{key}", str(exc))
+            continue
+        problems.key(f"loss.{key}", _not_a_setting(str(key), info))
+    settings = build(info.settings, {k: v for k, v in data.items() if k in own}, "loss.", problems)
+    return settings, sizes
+
+
+def _not_a_setting(key: str, info: ObjectiveInfo) -> str:
+    owners = [o.name for o in objectives() if key in o.settings.setting_names()]
+    known = f"the {info.name} objective's settings are: kind, {', '.join(info.settings.setting_names())}"
+    if not owners:
+        return f"unknown key; {known}"
+    hint = "; with diagnostics: true it sizes the diagnostics" if key in DIAGNOSTIC_SIZES else ""
+    return f"not a setting of the {info.name} objective but of {', '.join(owners)}{hint}; {known}"
 
 
 def typed_from_dict(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     """Any frozen config dataclass from plain data, with the recipe's type checks (unknown keys, wrong
     types) reported by dotted name in one `RecipeError`."""
-    problems: list[tuple[str, str]] = []
-    value = _build(cls, data, "", problems)
-    if problems:
-        lines = "\n".join(f"  {key}: {message}" for key, message in problems)
-        raise RecipeError(f"{where}: {len(problems)} bad value(s):\n{lines}")
+    problems = Problems()
+    value = build(cls, data, "", problems)
+    _raise(problems, where, "value(s)")
     return value  # type: ignore[no-any-return]
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
-    """Plain nested data (tuples as lists), suitable for YAML, JSON and sending to Ray workers."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-    return plain(dataclasses.asdict(recipe))  # type: ignore[no-any-return]
+    """Plain nested data (tuples as lists), suitable for YAML, JSON and sending to Ray workers; the loss
+    section names its objective first (`kind`), then that objective's settings."""
+    data: dict[str, Any] = to_plain(recipe)
+    data["loss"] = {"kind": recipe.loss.kind, **data["loss"]}
+    return data
 
 
-def _build(cls: type, data: Any, prefix: str, problems: list[tuple[str, str]]) -> Any:
-    if not isinstance(data, Mapping):
-        problems.append((prefix.rstrip(".") or "recipe", f"must be a mapping of keys, got {data!r}"))
-        return cls()  # defaults stand in, so that the other sections are still checked
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in names:
-            problems.append((f"{prefix}{key}", f"unknown key; known keys here: {', '.join(sorted(names))}"))
-    kwargs: dict[str, Any] = {}
-    for name in names & set(data):
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, _plain(data[name]), f"{prefix}{name}.", problems)  # type: ignore[arg-type]
-            continue
-        try:
-            kwargs[name] = _coerce(hint, data[name])
-        except _BadValue as exc:
-            problems.append((f"{prefix}{name}", str(exc)))
-    return cls(**kwargs)
-
-
-def _plain(value: Any) -> Any:
-    """A section given as an override text (e.g. `--set loss={kind: ka}`) parsed as YAML."""
-    return yaml.safe_load(value.text) if isinstance(value, RawText) else value
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    """`value` converted to the type `hint`, or `_BadValue` saying what was expected."""
-    args = typing.get_args(hint)
-    if isinstance(value, RawText):
-        if type(None) in args and value.text in ("null", "~", ""):
-            return None
-        if str in args or hint is str:
-            return value.text
-        try:
-            value = yaml.safe_load(value.text)
-        except yaml.YAMLError as exc:
-            raise _BadValue(f"cannot parse {value.text!r}: {exc}") from exc
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _coerce(next(a for a in args if a is not type(None)), value)
-    if origin is typing.Literal:
-        if value not in args:
-            raise _BadValue(f"must be one of {', '.join(map(str, args))}; got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple) or len(value) != len(args):
-            raise _BadValue(f"must be a list of {len(args)} numbers, got {value!r}")
-        return tuple(_coerce(a, v) for a, v in zip(args, value, strict=True))
-    return _scalar(hint, value)
-
-
-def _scalar(hint: Any, value: Any) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise _BadValue(f"must be true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        try:
-            number = _to_float(value) if isinstance(value, float | str) else None
-        except _BadValue:
-            number = None
-        if number is not None and number.is_integer():
-            return int(number)
-        raise _BadValue(f"must be an integer, got {value!r}")
-    if hint is float:
-        return _to_float(value)
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise _BadValue(f"must be a string, got {value!r}")
-    raise _BadValue(f"has an unsupported type {hint}")
-
-
-def _to_float(value: Any) -> float:
-    """Numbers, and strings like `1e-4` (which YAML 1.1 reads as text) as floats."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise _BadValue(f"must be a number, got {value!r}")
+def _raise(problems: Problems, where: str, what: str) -> None:
+    if problems.items:
+        lines = "\n".join(f"  {key}: {message}" for key, message in problems.items)
+        raise RecipeError(f"{where}: {len(problems.items)} bad {what}:\n{lines}")

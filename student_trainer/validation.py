@@ -28,8 +28,7 @@ from s2s.corpus import read_corpus
 from s2s.evaluation import evaluate_decoding
 from s2s.losses import nll_loss
 from s2s.tokenizer import Tokenizer
-from student_trainer.batches import Batch, to_tensors
-from student_trainer.objectives import forward_logits
+from student_trainer.batches import Batch, forward_logits, to_tensors
 from student_trainer.on_policy import unwrap
 from student_trainer.recipe import DataSpec
 from student_trainer.teacher_link import topk_tensors

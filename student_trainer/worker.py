@@ -3,8 +3,8 @@
 Setup order matters: the teacher's vocabulary is checked before anything is trained; the newest
 checkpoint (after a worker failure or with `--resume`) is restored before the model is wrapped for
 data parallelism. Then batches stream from the worker's shard with the teacher's answers requested
-ahead, checkpoints are reported every `checkpoint_every` steps, and rank 0 evaluates and finally saves
-the student to `output_dir/final`.
+ahead, each step weighed for data parallelism (`data_parallel_scale`), checkpoints are reported every
+`checkpoint_every` steps, and rank 0 evaluates and finally saves the student to `output_dir/final`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from s2s.checkpoint import load_checkpoint, save_checkpoint
 from s2s.tokenizer import Tokenizer
 from student_trainer.batches import Batch
 from student_trainer.metrics import MetricsLog
-from student_trainer.objectives import Objective
+from student_trainer.objectives.driver import Objective
 from student_trainer.on_policy import unwrap
 from student_trainer.optimizer import build_optimizer, clip_and_step
 from student_trainer.prefetch import Prefetcher
@@ -55,6 +55,15 @@ def train_worker(config: dict[str, Any]) -> None:
     loop = TrainLoop(config["recipe"], ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device(),
                      RayReporter())
     loop.run(wrap=ray.train.torch.prepare_model)
+
+
+def data_parallel_scale(local_tokens: int, global_tokens: int, world: int) -> float:
+    """The weight of this worker's per-token mean: `local tokens · world / global tokens`.
+
+    Every target token must weigh the same, however the tokens fall across workers: DDP averages the
+    workers' gradients, so each back-propagates its mean times this factor, and the average is the mean
+    over all their tokens together (one worker on the union of their batches). With one worker it is 1."""
+    return local_tokens * world / global_tokens if global_tokens else 1.0
 
 
 def run_local(recipe_data: dict[str, Any], device: str = "cpu") -> Progress:
@@ -159,7 +168,8 @@ class TrainLoop:
             prefetch.close()
 
     def _step(self, s: Session, batch: Batch, future: Future[Any] | None, tokens: int) -> None:
-        parts = s.objective.step(s.model, batch, future, self.device, s.no_sync, tokens, self.world)
+        scale = data_parallel_scale(batch.target_tokens, tokens, self.world)
+        parts = s.objective.step(s.model, batch, future, self.device, s.no_sync, scale)
         clip_and_step(s.model, s.optimizer, s.scheduler, self.recipe.optim.clip_norm)
         p = s.progress
         p.step, p.batch_in_epoch, p.target_tokens = p.step + 1, p.batch_in_epoch + 1, p.target_tokens + tokens
@@ -177,9 +187,9 @@ class TrainLoop:
 
     def _diagnostics(self) -> Diagnostics | None:
         r = self.recipe
-        if not r.diagnostics or self.teacher is None:
+        if not r.diagnostics.enabled or self.teacher is None:
             return None
-        return Diagnostics(self.teacher, r.loss.k, r.loss.k_prime)
+        return Diagnostics(self.teacher, *r.diagnostic_sizes)
 
     def _validate(self, s: Session) -> None:
         """Evaluate on rank 0, track the best valid BLEU (saving it with `keep_best`), stop on `patience`."""

@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from student_trainer.objectives.registry import make_settings, overrides
+from student_trainer.objectives.settings import ObjectiveSettings
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
@@ -20,16 +23,22 @@ RECIPES = Path(__file__).resolve().parent / "recipes"
 # Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py).
 ARCHIVE = REPO / "docs" / "results" / "logs" / "protocol" / "runs"
 
-# Stage-2 rows: the recipe overrides of each objective (weights as in the bundled recipes).
-ROWS: dict[str, list[str]] = {
-    "control": ["loss.kind=nll"],
-    "word_kd": ["loss.kind=word_kd", "loss.alpha=0.5", "loss.k=8"],
-    "ka": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8"],
-    "jsd": ["loss.kind=jsd", "loss.alpha=0.5", "loss.beta=0.5", "loss.k=8", "loss.k_prime=8"],
-    "tie_kd": ["loss.kind=tie_kd", "loss.alpha=0.5", "loss.k=8", "loss.margin=1.0", "loss.rank_weight=1.0"],
-    "ka_on_policy": ["loss.kind=ka", "loss.lam=0.5", "loss.k_prime=8", "loss.on_policy=sample"],
-    "ka_sampled": ["loss.kind=ka_sampled", "loss.lam=0.5"],
+# Stage-2 rows: each objective's settings, typed by the objectives' registry (weights as in the bundled
+# recipes); a run selects them whole with `row_sets`.
+ROWS: dict[str, ObjectiveSettings] = {
+    "control": make_settings("nll"),
+    "word_kd": make_settings("word_kd", alpha=0.5, k=8),
+    "ka": make_settings("ka", lam=0.5, k_prime=8),
+    "jsd": make_settings("jsd", alpha=0.5, beta=0.5, k=8, k_prime=8),
+    "tie_kd": make_settings("tie_kd", alpha=0.5, k=8, margin=1.0, rank_weight=1.0),
+    "ka_on_policy": make_settings("ka", lam=0.5, k_prime=8, on_policy="sample"),
+    "ka_sampled": make_settings("ka_sampled", lam=0.5),
 }
+
+
+def row_sets(row: str) -> list[str]:
+    """The recipe overrides that train a row's objective: `loss.kind=...` and every one of its settings."""
+    return overrides(ROWS[row])
 
 
 @dataclass
@@ -160,6 +169,6 @@ def stage2_runs(out: Path, base: str, rows: list[str], seeds: list[int], teacher
         for row in rows:
             name = f"{row}-s{seed}"
             sets = [f"student.init_from={start}", f"student.seed={seed}", f"data.train={train}", f"name={name}",
-                    f"teacher.endpoints={teacher}", *schedule, *ROWS[row]]
+                    f"teacher.endpoints={teacher}", *schedule, *row_sets(row)]
             runs.append(Run(name, out / stage2_folder(base, recipe) / name, STAGE2[recipe].recipe, sets))
     return runs

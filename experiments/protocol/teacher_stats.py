@@ -24,8 +24,7 @@ from experiments.protocol.plan import DATA, TEACHER  # noqa: E402
 from s2s.batching import length_sorted_batches  # noqa: E402
 from s2s.checkpoint import load_checkpoint  # noqa: E402
 from s2s.corpus import read_corpus  # noqa: E402
-from student_trainer.batches import Batch, to_tensors  # noqa: E402
-from student_trainer.objectives import forward_logits  # noqa: E402
+from student_trainer.batches import Batch, forward_logits, to_tensors  # noqa: E402
 
 
 @torch.inference_mode()

@@ -16,9 +16,10 @@ from torch.nn.parallel import DistributedDataParallel
 from s2s.presets import build_model
 from s2s.tokenizer import Tokenizer
 from student_trainer.batches import Batch
-from student_trainer.objectives import Objective
-from student_trainer.recipe import LossSpec
+from student_trainer.objectives.driver import Objective
+from student_trainer.objectives.registry import make_settings
 from student_trainer.teacher_link import WaitClock
+from student_trainer.worker import data_parallel_scale
 
 from .conftest import free_port
 
@@ -55,9 +56,10 @@ def _ddp_step(rank: int, tokenizer: Tokenizer, batches: list[Batch], normalise: 
     exists: freeing it after `destroy_process_group` hung one rank now and then in C++ teardown."""
     model = build_model("test-micro", tokenizer, seed=3).train()
     ddp = DistributedDataParallel(model)
-    objective = Objective(LossSpec(kind="nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
-    total = sum(b.target_tokens for b in batches) if normalise else None
-    objective.step(ddp, batches[rank], None, torch.device("cpu"), ddp.no_sync, total, 2)
+    objective = Objective(make_settings("nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
+    total = sum(b.target_tokens for b in batches)
+    scale = data_parallel_scale(batches[rank].target_tokens, total, 2) if normalise else 1.0
+    objective.step(ddp, batches[rank], None, torch.device("cpu"), ddp.no_sync, scale)
     return _grads(model)
 
 
@@ -66,7 +68,7 @@ def test_two_workers_step_like_one_worker_on_the_union_of_their_batches(tokenize
     batches = _batches(tokenizer, bible_dir)
     assert batches[0].target_tokens > 2 * batches[1].target_tokens / 3  # clearly unequal shares per sentence
     single = build_model("test-micro", tokenizer, seed=3).train()
-    objective = Objective(LossSpec(kind="nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
+    objective = Objective(make_settings("nll", label_smoothing=0.1), tokenizer.pad_id, None, WaitClock())
     union = Batch(batches[0].src + batches[1].src, batches[0].tgt + batches[1].tgt)
     objective.step(single, union, None, torch.device("cpu"))
     expected = _grads(single)

@@ -22,9 +22,9 @@ from s2s.presets import build_model
 from s2s.tokenizer import Tokenizer
 from student_trainer.batches import Batch
 from student_trainer.metrics import read_metrics
-from student_trainer.objectives import Objective
+from student_trainer.objectives.driver import Objective
+from student_trainer.objectives.registry import lookup, make_settings
 from student_trainer.prefetch import Prefetcher
-from student_trainer.recipe import LossSpec
 from student_trainer.recipe_io import recipe_from_dict, recipe_to_dict
 from student_trainer.teacher_link import WaitClock
 from student_trainer.worker import run_local
@@ -59,7 +59,8 @@ def _run(recipe: dict[str, Any]) -> list[dict[str, Any]]:
                                                        for k, v in PATHS])
 def test_loss_path_trains_and_saves_the_final_student(kind: str, loss: dict[str, Any],
                                                       make_recipe: RecipeFactory) -> None:
-    recipe = make_recipe(kind, loss={**loss, "k": 4, "k_prime": 4})
+    sizes = {key: 4 for key in ("k", "k_prime") if key in lookup(kind).settings.setting_names()}
+    recipe = make_recipe(kind, loss={**loss, **sizes})
     records = _run(recipe)
     train = [r for r in records if r["event"] == "train"]
     assert [r["step"] for r in train] == [3, 6]
@@ -118,7 +119,7 @@ def test_split_backward_gives_the_gradients_of_the_combined_loss(micro_checkpoin
     with InProcessTeacher(micro_checkpoint, device="cpu") as teacher:
         for split in (True, False):
             model = build_model("test-micro", tokenizer, seed=4)
-            objective = Objective(LossSpec(kind="jsd", k=4, k_prime=4), tokenizer.pad_id, teacher, WaitClock())
+            objective = Objective(make_settings("jsd", k=4, k_prime=4), tokenizer.pad_id, teacher, WaitClock())
             # a no-op `no_sync` takes the data-parallel (single backward) path
             objective.step(model, batch, None, torch.device("cpu"), None if split else _no_op_no_sync)
             grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))

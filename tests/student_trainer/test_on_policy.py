@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from s2s.presets import build_model
 from s2s.tokenizer import Tokenizer
-from student_trainer.batches import Batch, to_tensors
-from student_trainer.objectives import forward_logits
+from student_trainer.batches import Batch, forward_logits, to_tensors
+from student_trainer.objectives.ka import KA
+from student_trainer.objectives.ka_sampled import KASampled
+from student_trainer.objectives.registry import lookup, make_settings, objectives
+from student_trainer.objectives.settings import ObjectiveSettings
+from student_trainer.objectives.terms import DistillTerm
+from student_trainer.objectives.word_kd import WordKD
 from student_trainer.on_policy import sample_exactly
-from student_trainer.recipe import LossSpec
-from student_trainer.terms import KA, KINDS, KASampled, WordKD, make_term
 
 
 def _batch(tokenizer: Tokenizer) -> Batch:
@@ -45,15 +50,20 @@ def test_exact_sampling_can_draw_pad_and_eos_because_nothing_is_banned(tokenizer
     assert own.tgt == [[tokenizer.pad_id], [tokenizer.pad_id]]
 
 
+def make_term(kind: str, **values: object) -> DistillTerm[Any] | None:
+    settings: ObjectiveSettings = make_settings(kind, **values)
+    return lookup(kind).term(settings)
+
+
 def test_terms_declare_what_they_need_and_their_weight() -> None:
-    assert isinstance(make_term(LossSpec(kind="word_kd", alpha=0.3)), WordKD)
-    ka = make_term(LossSpec(kind="ka", lam=0.7))
+    assert isinstance(make_term("word_kd", alpha=0.3), WordKD)
+    ka = make_term("ka", lam=0.7)
     assert isinstance(ka, KA) and ka.needs == {"score"} and ka.weight == 0.7 and ka.form == "tail"
-    assert make_term(LossSpec(kind="ka", renormalise=True)).form == "renormalised"  # type: ignore[union-attr]
-    sampled = make_term(LossSpec(kind="ka_sampled"))
+    assert make_term("ka", renormalise=True).form == "renormalised"  # type: ignore[union-attr]
+    sampled = make_term("ka_sampled")
     assert isinstance(sampled, KASampled) and sampled.rollout == "exact_sample"
-    jsd = make_term(LossSpec(kind="jsd"))
+    jsd = make_term("jsd")
     assert jsd is not None and jsd.needs == {"topk", "score"}
-    assert make_term(LossSpec(kind="nll")) is None
-    assert make_term(LossSpec(kind="ka", support="full")).needs == {"full_logits"}  # type: ignore[union-attr]
-    assert set(KINDS) == {"word_kd", "ka", "ka_sampled", "jsd", "tie_kd"}
+    assert make_term("nll") is None
+    assert make_term("ka", support="full").needs == {"full_logits"}  # type: ignore[union-attr]
+    assert {o.name for o in objectives() if o.supports} == {"word_kd", "ka", "ka_sampled", "jsd", "tie_kd"}
