@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from s2s.ct2_runtime import Ct2Model
 
 from s2s.decoding import generate_nbest
-from s2s.tokenizer import Tokenizer
+from s2s.families.base import SeqTokenizer, max_positions
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def score_corpus(hypotheses: Sequence[str], references: Sequence[str]) -> Scores
     return Scores(b.score, c.score, str(bleu.get_signature()), str(chrf.get_signature()))
 
 
-def evaluate_decoding(model: MarianMTModel, tokenizer: Tokenizer, sources: Sequence[str],
+def evaluate_decoding(model: MarianMTModel, tokenizer: SeqTokenizer, sources: Sequence[str],
                       references: Sequence[str], beam_size: int, max_len: int = 256,
                       max_tokens: int = 4096, progress: bool = True, iterations: int = 10,
                       length_beam: int = 5) -> tuple[EvalResult, list[str]]:
@@ -61,7 +61,7 @@ def evaluate_decoding(model: MarianMTModel, tokenizer: Tokenizer, sources: Seque
     from s2s.cmlm import CMLMModel
     from s2s.mask_predict import mask_predict
 
-    src_ids = tokenizer.encode_batch(sources, "source", max_len=model.config.max_position_embeddings)
+    src_ids = tokenizer.encode_batch(sources, "source", max_len=max_positions(model.config))
     start = time.perf_counter()
     if isinstance(model, CMLMModel):
         outs = mask_predict(model, src_ids, tokenizer.pad_id, iterations, length_beam,
@@ -69,7 +69,8 @@ def evaluate_decoding(model: MarianMTModel, tokenizer: Tokenizer, sources: Seque
         ids = [o.ids for o in outs]
         name = f"mask-predict T={iterations} l={length_beam}"
     else:
-        hyps = generate_nbest(model, src_ids, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress)
+        hyps = generate_nbest(model, src_ids, tokenizer.pad_id, beam_size, 1, max_len, max_tokens, progress,
+                              forced_bos_id=tokenizer.forced_bos_id)
         ids = [h[0].ids for h in hyps]
         name = "greedy" if beam_size == 1 else f"beam{beam_size}"
     seconds = time.perf_counter() - start
