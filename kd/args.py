@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,7 +11,7 @@ from s2s.corpus import Corpus, read_corpus
 from s2s.data_import import FORMATS, CleaningSettings, ImportSpec, SplitSettings
 from s2s.errors import KDError
 from s2s.languages import Languages
-from s2s.settings import flag_of
+from s2s.settings import add_arguments, from_args
 
 T = TypeVar("T")
 
@@ -57,27 +55,6 @@ def languages_from_args(args: argparse.Namespace, src: str | None = None, tgt: s
                      getattr(args, "prefix", None))
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type) -> None:
-    """One flag per field of the settings dataclass `cls` (declared with `s2s.settings.setting`).
-
-    The flags default to None, so that `settings_from_args` leaves unset fields at the dataclass's default.
-    """
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        kinds = [k for k in typing.get_args(hints[f.name]) if k is not type(None)] or [hints[f.name]]
-        default = "" if f.default is None else f" (default {f.default})"
-        parser.add_argument(flag_of(cls, f.name), dest=f.name, type=kinds[0], default=None,
-                            metavar=f.metadata.get("metavar"),
-                            help=(f.metadata["help"] + default).replace("%", "%%"))
-
-
-def settings_from_args(cls: type[T], args: argparse.Namespace) -> T:
-    """The settings dataclass `cls` from the flags `add_settings_arguments` added (unset flags: defaults)."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-             if getattr(args, f.name, None) is not None}
-    return cls(**given)
-
-
 def add_import_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """The flags of a corpus import (`kd data import`; `kd up --data` can reuse them), all but `--out`.
 
@@ -103,8 +80,8 @@ def add_import_args(parser: argparse.ArgumentParser, *, required: bool = True) -
                              "default: split off --data")
     corpus.add_argument("--test", nargs="+", type=Path, default=None, metavar=("FILE", "TARGET_FILE"),
                         help="a test file (as --valid); default: split off --data")
-    add_settings_arguments(parser.add_argument_group("split (when --valid/--test are not given)"), SplitSettings)
-    add_settings_arguments(parser.add_argument_group("cleaning"), CleaningSettings)
+    add_arguments(parser.add_argument_group("split (when --valid/--test are not given)"), SplitSettings)
+    add_arguments(parser.add_argument_group("cleaning"), CleaningSettings)
 
 
 def import_spec_from_args(args: argparse.Namespace, out: Path) -> ImportSpec:
@@ -122,5 +99,5 @@ def import_spec_from_args(args: argparse.Namespace, out: Path) -> ImportSpec:
     return ImportSpec(data=args.data, target_file=args.target_file, src=args.src, tgt=args.tgt, out=out,
                       format=args.format, src_col=args.src_col, tgt_col=args.tgt_col,
                       valid=nth("valid", 0), valid_target=nth("valid", 1), test=nth("test", 0),
-                      test_target=nth("test", 1), cleaning=settings_from_args(CleaningSettings, args),
-                      split=settings_from_args(SplitSettings, args))
+                      test_target=nth("test", 1), cleaning=from_args(CleaningSettings, args),
+                      split=from_args(SplitSettings, args))

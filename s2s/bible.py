@@ -7,25 +7,16 @@ import shutil
 from pathlib import Path
 
 from s2s.errors import DataError
+from s2s.shared import bundled_corpus
 
 SPLITS = ("train", "valid", "test")
 SWORD_MODULES = {"es": "spaRV1909eb", "en": "engKJV2006eb"}
 
 
-def find_shared_corpus(start: Path | None = None) -> Path | None:
-    """`shared/data/bible-es-en` beside the repository (or an ancestor), when present."""
-    here = (start or Path(__file__)).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "data" / "bible-es-en"
-        if (candidate / "train.tsv").is_file():
-            return candidate
-    return None
-
-
 def prepare_bible(out_dir: Path, source: Path | None = None) -> Path:
     """Copy the corpus into `out_dir` (from `source` or the shared folder), else build it from SWORD."""
     out_dir = Path(out_dir)
-    src = source or find_shared_corpus()
+    src = source or bundled_corpus()
     out_dir.mkdir(parents=True, exist_ok=True)
     if src is not None:
         for split in SPLITS:

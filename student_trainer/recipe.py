@@ -12,25 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from s2s.shared import BIBLE, REFERENCE_TEACHER, shared_path
 from typing import ClassVar
 
 from student_trainer.objectives.registry import default_settings, lookup
 from student_trainer.objectives.settings import Arch, ObjectiveSettings
 
 DIAGNOSTIC_K = 8  # the diagnostics' k and k' when neither they nor the objective set them
-REFERENCE_TEACHER = Path("models") / "teacher-bible-es-en-small"
-BIBLE = Path("data") / "bible-es-en"
-
-
-def shared_path(relative: Path) -> str:
-    """`shared/<relative>` beside the repository (or an ancestor) when present, else `../shared/<relative>`."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / relative
-        if candidate.exists():
-            return str(candidate)
-    return str(Path("..") / "shared" / relative)
-
-
 @dataclass(frozen=True)
 class StudentSpec:
     """Which student to train: a fresh model of a preset size, or a checkpoint to continue from.

@@ -1,48 +1,43 @@
-"""`kd up`: the whole system on this machine (redis, Ray, teacher, gateway, distillation, export)."""
+"""`kd up`: the whole system on this machine (redis, Ray, teacher, gateway, distillation, export).
+
+Its flags come from the declarations themselves: `UpConfig` (kd/stack/config.py), the corpus import's
+`ImportSpec` flags (`kd data import` takes the same) and the teacher's direction (`--src-lang/--tgt-lang`).
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from kd.stack.pipeline import UpConfig
+from kd.args import add_import_args, add_language_args, import_spec_from_args, languages_from_args
+from kd.stack.config import UpConfig
 from kd.stack.up import run_up
+from s2s.errors import KDError
+from s2s.settings import add_arguments, from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `kd up`."""
-    defaults = UpConfig()
-    up = sub.add_parser("up", help="serve the teacher at once, distil a student and serve it (the main job)",
-                        description="Starts redis (unless REDIS_URL), a Ray head, the teacher and the gateway "
-                                    "(serving the teacher's int8 export within minutes), then distils a student "
-                                    "as the plan says (default: Seq-KD data, the teacher shrunk to 3/1 layers, a "
-                                    "Ray training job), exports it and makes it the gateway's default model. "
-                                    "Ctrl-C stops everything; a second run reuses finished artefacts.")
-    up.add_argument("--work-dir", type=Path, default=defaults.work_dir, help="where artefacts and logs go")
-    up.add_argument("--teacher", type=Path, default=None,
-                    help="teacher model folder (default: the reference teacher in ../shared/models, "
-                         "or a teacher-small trained first)")
-    up.add_argument("--plan", default=defaults.plan,
-                    help="the distillation plan: a bundled name (default) or a YAML file (kd/stack/plans/)")
-    up.add_argument("--recipe", default=None, help="training recipe instead of the plan's (bundled name or file)")
-    up.add_argument("--max-steps", type=int, default=None, help="student training steps (default: the plan's)")
-    up.add_argument("--teacher-steps", type=int, default=defaults.teacher_steps,
-                    help="training steps when a teacher must be trained first")
-    up.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra recipe overrides for the student (repeatable)")
-    up.add_argument("--port", type=int, default=defaults.gateway_port, help="gateway port (0 = any free port)")
-    up.add_argument("--eval-limit", type=int, default=defaults.eval_limit,
-                    help="test verses to evaluate on (0 = the whole test set)")
-    up.add_argument("--train-limit", type=int, default=None,
-                    help="use only the first N training verses (quick demos and tests)")
-    up.add_argument("--exit-when-ready", action="store_true",
-                    help="stop everything once the student is served (for tests and scripts)")
+    up = sub.add_parser(
+        "up", help="serve the teacher at once, distil a student and serve it (the main job)",
+        description="Starts redis (unless REDIS_URL), a Ray head, the teacher and the gateway (serving the "
+                    "teacher's int8 export within minutes), then distils a student as the plan says (default: "
+                    "Seq-KD data, the teacher shrunk to 3/1 layers, or a student with its own vocabulary for a "
+                    "teacher of another family, a Ray training job), exports it and makes it the gateway's "
+                    "default model. With --data FILE --src CODE --tgt CODE it imports your corpus first (and "
+                    "trains a teacher on it when --teacher is not given). Ctrl-C stops everything; a second run "
+                    "reuses finished artefacts. Examples: `kd up`; `kd up --data pairs.tsv --src en --tgt es`; "
+                    "`kd up --teacher opus-mt-en-de --data corpus.jsonl --src en --tgt de`.")
+    add_arguments(up, UpConfig)
+    add_import_args(up, required=False)
+    add_language_args(up)
     up.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = UpConfig(work_dir=args.work_dir, teacher=args.teacher, plan=args.plan, recipe=args.recipe,
-                      max_steps=args.max_steps, overrides=tuple(args.overrides), teacher_steps=args.teacher_steps,
-                      gateway_port=args.port, eval_limit=args.eval_limit or None, train_limit=args.train_limit,
-                      exit_when_ready=args.exit_when_ready)
+    corpus = None
+    if args.data is not None:
+        corpus = import_spec_from_args(args, UpConfig().work_dir / "data" / "corpus")  # placed in the work folder
+    elif args.src or args.tgt:
+        raise KDError("--src and --tgt name the languages of --data FILE; give the corpus too")
+    config = from_args(UpConfig, args, corpus=corpus, languages=languages_from_args(args))
     return run_up(config)

@@ -1,47 +1,35 @@
-"""`kd up`: the main job on the embedded default, as local processes.
+"""`kd up`: the main job, on the embedded default or the user's corpus and teacher, as local processes.
 
-Redis (unless `REDIS_URL`), a Ray head, the teacher, the gateway, and the distillation steps (Seq-KD data
-through the teacher's `Generate`, a student shrunk from the teacher, a training job submitted with `ray job
-submit`, evaluation, int8 export), each started with the command line that `docker-compose.yml` uses (ports
-differ: free loopback ports instead of fixed container ports). Finished artefacts (data, trained students,
-evaluations, exports) are reused by a second run in the same work folder.
+Redis (unless `REDIS_URL`), a Ray head, the teacher, the gateway, and the distillation steps (the corpus
+imported, Seq-KD data through the teacher's `Generate`, a student shrunk from the teacher or one with its own
+vocabulary, a training job submitted with `ray job submit`, evaluation, int8 export), each started with the
+command line that `docker-compose.yml` uses (ports differ: free loopback ports instead of fixed container
+ports). Finished artefacts (data, trained students, evaluations, exports) are reused by a second run in the
+same work folder; a work folder made for another corpus or teacher is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from kd.stack.config import UpConfig
 from kd.stack.plan import UpPlan
 from kd.stack.processes import Stack, command_succeeds, free_port, http_ok, port_open
 from kd.stack.progress import TrainProgress
-from s2s.bible import find_shared_corpus, prepare_bible
+from s2s.bible import prepare_bible
+from s2s.data_import import import_corpus, import_is_current
 from s2s.errors import KDError
+from s2s.families.registry import family_of
+from s2s.shared import reference_teacher
 from student_trainer.ray_auth import ensure_token, private_temp_dir, token_env
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class UpConfig:
-    """What `kd up` runs; the defaults serve the reference teacher at once and then distil a student."""
-
-    work_dir: Path = Path("runs/up")
-    teacher: Path | None = None
-    plan: str = "default"
-    recipe: str | None = None
-    max_steps: int | None = None
-    overrides: tuple[str, ...] = ()
-    teacher_steps: int = 2000
-    gateway_port: int = 8000
-    eval_limit: int | None = 500
-    train_limit: int | None = None
-    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL"))
-    exit_when_ready: bool = False
 
 
 @dataclass
@@ -49,27 +37,21 @@ class Paths:
     """Where each artefact of a `kd up` run lives under the work folder."""
 
     root: Path
+    corpus: str = "bible-es-en"
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
 
-    data = property(lambda self: self.root / "data" / "bible-es-en")
+    data = property(lambda self: self.root / "data" / self.corpus)
     seq_data = property(lambda self: self.root / "data" / "seq-kd")
+    student_tokenizer = property(lambda self: self.root / "student-tokenizer")
     logs = property(lambda self: self.root / "logs")
     models = property(lambda self: self.root / "models")
     evals = property(lambda self: self.root / "eval")
+    identity = property(lambda self: self.root / "up.json")
 
     def run(self, name: str) -> Path:
         return self.root / "checkpoints" / name
-
-
-def find_shared_teacher() -> Path | None:
-    """The reference teacher in `shared/models/` beside the repository, when present."""
-    corpus = find_shared_corpus()
-    if corpus is None:
-        return None
-    teacher = corpus.parent.parent / "models" / "teacher-bible-es-en-small"
-    return teacher if (teacher / "config.json").is_file() else None
 
 
 def python_env(ray_token: Path) -> dict[str, str]:
@@ -89,20 +71,49 @@ class Up:
 
     def __init__(self, config: UpConfig, stack: Stack) -> None:
         self.config, self.stack = config, stack
-        self.paths = Paths(config.work_dir)
+        corpus = config.corpus
+        self.paths = Paths(config.work_dir, "bible-es-en" if corpus is None else f"corpus-{corpus.src}-{corpus.tgt}")
         os.environ.pop("RAY_AUTH_TOKEN", None)  # it would take precedence over the stack's own token file
         self.env = python_env(ensure_token(self.paths.root / "ray"))
         self.gcs = ""
 
     def data(self) -> Path:
-        if not (self.paths.data / "test.tsv").is_file():
+        """The corpus folder (train/valid/test TSVs): the user's corpus imported, or the bundled one."""
+        spec = self.config.corpus
+        if spec is not None:
+            spec = dataclasses.replace(spec, out=self.paths.data)
+            if not import_is_current(spec):
+                say(f"corpus: importing {spec.data} ({spec.src} -> {spec.tgt}): cleaning, splitting")
+                report = import_corpus(spec, progress=lambda name, rows: say(f"  {name}: {rows:,} rows read"))
+                for line in report.table().splitlines():
+                    say("  " + line)
+                self._limit_training_rows(self.paths.data / "train.tsv")
+        elif not (self.paths.data / "test.tsv").is_file():
             prepare_bible(self.paths.data)
-            if self.config.train_limit:
-                train = self.paths.data / "train.tsv"
-                lines = train.read_text(encoding="utf-8").splitlines()[: self.config.train_limit + 1]
-                train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            self._limit_training_rows(self.paths.data / "train.tsv")
         say(f"corpus: {self.paths.data}")
         return self.paths.data
+
+    def _limit_training_rows(self, train: Path) -> None:
+        if self.config.train_limit:
+            lines = train.read_text(encoding="utf-8").splitlines()[: self.config.train_limit + 1]
+            train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def claim_work_dir(self, teacher: str) -> None:
+        """Record which corpus and teacher this work folder is for; refuse one made for others, whose
+        artefacts (a trained teacher, Seq-KD data, students) would otherwise be reused by mistake."""
+        corpus = self.config.corpus
+        identity = {"corpus": str(corpus.data.resolve()) if corpus else "bundled bible-es-en",
+                    "direction": f"{self.config.src}-{self.config.tgt}", "teacher": teacher}
+        path = self.paths.identity
+        if path.is_file():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            differ = sorted(k for k in identity if old.get(k) != identity[k])
+            if differ:
+                raise KDError(f"{self.paths.root} holds a kd up run for another {' and '.join(differ)} "
+                              f"({', '.join(f'{k}: {old.get(k)}' for k in differ)}); use another --work-dir")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
 
     def redis(self) -> str:
         if self.config.redis_url:
@@ -138,11 +149,19 @@ class Up:
         self.stack.start("teacher", [sys.executable, "-m", "services.teacher", "--model", str(model),
                                      "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
                                      "--metrics-port", str(metrics), "--generate-engine", "ctranslate2",
-                                     "--max-batch-tokens", "60000"],
+                                     "--max-batch-tokens", "60000", *self._direction_flags()],
                          command_succeeds([sys.executable, "-m", "services.teacher.healthcheck", "--target", target]),
                          300, self.env)
         say(f"teacher: {model.name} serving on {target} (metrics http://127.0.0.1:{metrics}/metrics)")
         return target
+
+    def _direction_flags(self) -> list[str]:
+        """`--src-lang/--tgt-lang[/--prefix]`: the teacher's direction for the commands that load it."""
+        d = self.config.direction
+        return ["--src-lang", str(d.src), "--tgt-lang", str(d.tgt), *(["--prefix", d.prefix] if d.prefix else [])]
+
+    def _columns(self) -> list[str]:
+        return ["--src", self.config.src, "--tgt", self.config.tgt]
 
     def distill_data(self, endpoint: str, plan: UpPlan) -> Path:
         """Seq-KD data of the training set through the teacher's Generate, as Ray tasks on the stack's head."""
@@ -151,7 +170,8 @@ class Up:
             say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, CTranslate2)")
             self.stack.run("distill-data", [sys.executable, "-m", "kd", "distill-data", "--teacher", endpoint,
                                             "--data", str(self.paths.data / "train.tsv"), "--out", str(out),
-                                            "--beam", str(plan.beam), "--nbest", "1", "--chunk-size", "1024"],
+                                            "--beam", str(plan.beam), "--nbest", "1", "--chunk-size", "1024",
+                                            *self._columns()],
                            env={**self.env, "RAY_ADDRESS": self.gcs}, watch=self._chunk_progress("distill-data"))
         return out / "seq_kd.tsv"
 
@@ -161,6 +181,17 @@ class Up:
             say(f"student: the teacher shrunk to its encoder and decoder layer {plan.decoder_layer}")
             self.stack.run("shrink", [sys.executable, "-m", "kd", "model", "shrink", "--teacher", str(teacher),
                                       "--decoder-layers", str(plan.decoder_layer), "--out", str(out)], env=self.env)
+        return out
+
+    def student_tokenizer(self, seq_data: Path, vocab_size: int) -> Path:
+        """The student's own vocabulary: SentencePiece trained on the corpus's sources and the teacher's
+        translations (what the student reads and writes)."""
+        out = self.paths.student_tokenizer
+        if not (out / "vocab.json").is_file():
+            say(f"student tokenizer: {vocab_size:,} pieces trained on the sources and the teacher's translations")
+            self.stack.run("student-tokenizer", [sys.executable, "-m", "kd", "tokenizer", "train", "--data",
+                                                 str(seq_data), *self._columns(), "--out", str(out),
+                                                 "--vocab-size", str(vocab_size)], env=self.env)
         return out
 
     def train(self, name: str, recipe: str, ray_address: str, sets: list[str], steps: int | None = None) -> Path:
@@ -174,7 +205,8 @@ class Up:
         argv = ["ray", "job", "submit", "--address", ray_address, "--working-dir", str(REPO), "--",
                 "python", "-m", "student_trainer", "--recipe", recipe_arg,
                 "--set", f"output_dir={out}", "--set", f"data.train={data / 'train.tsv'}",
-                "--set", f"data.valid={data / 'valid.tsv'}", *[a for s in sets for a in ("--set", s)]]
+                "--set", f"data.valid={data / 'valid.tsv'}", "--set", f"data.src_col={self.config.src}",
+                "--set", f"data.tgt_col={self.config.tgt}", *[a for s in sets for a in ("--set", s)]]
         if (out / "checkpoints").is_dir():
             argv.append("--resume")
         log = self.paths.logs / f"train-{name}.log"
@@ -184,6 +216,7 @@ class Up:
         return out / "final"
 
     def evaluate(self, name: str, model: Path, engine: str = "torch") -> dict[str, object]:
+        """Greedy BLEU, chrF and speed of a model (or export) on the corpus's test set, at batch 32."""
         out = self.paths.evals / name
         if not (out / "results.json").is_file():
             limit = ["--limit", str(self.config.eval_limit)] if self.config.eval_limit else []
@@ -192,7 +225,8 @@ class Up:
             self.stack.run(f"eval-{name}", [sys.executable, "-m", "kd", "evaluate", "--model", str(model),
                                             "--data", str(self.paths.data / "test.tsv"), "--beams", "1",
                                             "--max-len", "160", "--engine", engine, "--batch-size", "32",
-                                            "--out", str(out), *limit], env=self.env)
+                                            "--out", str(out), *self._columns(), *self._direction_flags(),
+                                            *limit], env=self.env)
         return dict(json.loads((out / "results.json").read_text(encoding="utf-8")))
 
     def export(self, name: str, model: Path) -> Path:
@@ -200,7 +234,8 @@ class Up:
         if not (out / "manifest.json").is_file():
             say(f"export {name} to CTranslate2 int8")
             self.stack.run(f"export-{name}", [sys.executable, "-m", "kd", "export", "--model", str(model),
-                                              "--out", str(out), "--quantization", "int8"], env=self.env)
+                                              "--out", str(out), "--quantization", "int8", *self._direction_flags()],
+                           env=self.env)
         return out
 
     def gateway(self, default_model: str) -> str:
@@ -227,9 +262,9 @@ class Up:
 
 
 def resolve_teacher(config: UpConfig) -> Path | None:
-    """`--teacher`, else the shared reference teacher, else None (a teacher is trained first)."""
+    """`--teacher` (checked now: a folder of a supported family), else the shared reference teacher for the
+    bundled corpus, else None (a teacher is trained on the user's corpus first)."""
     if config.teacher is not None:
-        if not (config.teacher / "config.json").is_file():
-            raise KDError(f"--teacher {config.teacher} is not a model folder (no config.json)")
+        family_of(config.teacher)  # refuses a missing folder or an unsupported architecture, naming both
         return config.teacher.resolve()
-    return find_shared_teacher()
+    return reference_teacher() if config.corpus is None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -27,6 +28,12 @@ class UpPlan:
     teacher's embeddings, all its encoder layers and decoder layer `decoder_layer` (else a fresh model of
     the recipe's preset). `sequence_data`: first translate the training set with the teacher's beam search
     (`kd distill-data`, beam `beam`) and train on that (Seq-KD). `max_steps`: training steps.
+
+    `student_vocab`: `teacher` (the student shares the teacher's vocabulary: every objective, and the shrunk
+    teacher as its start), `own` (a SentencePiece vocabulary of `vocab_size` pieces trained on the corpus
+    and the teacher's translations, a fresh `student_preset` model, sequence-level distillation only), or
+    `auto`: `teacher` when the teacher is a Marian model with one joint vocabulary, else `own` (a T5, mBART
+    or NLLB teacher's vocabulary of up to 250,000 pieces is no vocabulary for a small, fast student).
     """
 
     recipe: str = "up_student"
@@ -35,6 +42,9 @@ class UpPlan:
     sequence_data: bool = True
     beam: int = 5
     max_steps: int = 600
+    student_vocab: Literal["auto", "teacher", "own"] = "auto"
+    vocab_size: int = 4000
+    student_preset: str = "student-small"
 
 
 def load_plan(spec: str | Path) -> UpPlan:
@@ -53,6 +63,9 @@ def load_plan(spec: str | Path) -> UpPlan:
     if not isinstance(data, dict):
         raise KDError(f"{path} must hold a mapping of plan keys, got {type(data).__name__}")
     plan = typed_from_dict(UpPlan, data, str(path))
-    if plan.max_steps < 1 or plan.beam < 1 or plan.decoder_layer < 0:
-        raise KDError(f"{path}: max_steps and beam must be >= 1 and decoder_layer >= 0")
+    if plan.max_steps < 1 or plan.beam < 1 or plan.decoder_layer < 0 or plan.vocab_size < 100:
+        raise KDError(f"{path}: max_steps and beam must be >= 1, decoder_layer >= 0 and vocab_size >= 100")
+    if plan.student_vocab == "own" and not plan.sequence_data:
+        raise KDError(f"{path}: a student with its own vocabulary learns from the teacher's translations: "
+                      "set sequence_data: true (or student_vocab: teacher)")
     return plan

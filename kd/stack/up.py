@@ -10,6 +10,7 @@ makes it the default model. Ctrl-C or SIGTERM stops every child, whatever step i
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import threading
 import time
@@ -18,10 +19,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kd.stack.pipeline import Up, UpConfig, resolve_teacher, say
+from kd.stack.config import UpConfig
+from kd.stack.pipeline import Up, resolve_teacher, say
 from kd.stack.plan import UpPlan, load_plan
 from kd.stack.processes import ChildFailed, Stack
 from s2s.checkpoint import read_manifest
+from s2s.errors import KDError
+from s2s.families.registry import load_tokenizer
+from s2s.tokenizer import Tokenizer
+from student_trainer.recipe_io import load_recipe
 
 
 def served_teacher_id(model_id: str) -> str:
@@ -49,12 +55,14 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
     work = config.work_dir.resolve()
     with Stack(cwd=Path(__file__).resolve().parents[2], log_dir=work / "logs") as stack:
         up = Up(config, stack)
-        up.data()
+        given = resolve_teacher(config)
+        up.claim_work_dir(str(given) if given else "trained on the corpus")
+        data = up.data()
         redis_url = up.redis()
         ray_address = up.ray_head()
-        teacher = resolve_teacher(config) or _train_teacher(up, ray_address, config)
+        teacher = given or _train_teacher(up, ray_address, config)
         endpoint = up.teacher(teacher, redis_url)
-        teacher_name = served_teacher_id(read_manifest(teacher).model_id)
+        teacher_name = served_teacher_id(read_manifest(teacher, languages=config.direction).model_id)
         student_name = "student" if config.recipe is None else f"student-{Path(config.recipe).stem}"
         teacher_export = up.export(teacher_name, teacher)
         url = up.gateway(default_model=student_name)
@@ -66,7 +74,7 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
         rows = [_row("teacher (PyTorch)", up.evaluate(f"{teacher_name}-torch", teacher)),
                 _row("teacher (int8)", up.evaluate(f"{teacher_name}-int8", teacher_export, "ctranslate2")),
                 _row(f"{student_name} (int8)", up.evaluate(f"{student_name}-int8", student_export, "ctranslate2"))]
-        _print_summary(url, rows, student_name)
+        _print_summary(url, rows, student_name, config, _example_source(data / "test.tsv", config.src))
         if not config.exit_when_ready:
             say("serving; press Ctrl-C to stop everything")
             while True:
@@ -74,27 +82,74 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
     say("stopped all services")
 
 
+def student_vocabulary(plan: UpPlan, teacher: Path, config: UpConfig) -> str:
+    """`teacher` or `own`: the plan's choice, `auto` resolved (the teacher's when it is a Marian model with
+    one joint vocabulary in the project's layout, else the student's own)."""
+    if plan.student_vocab != "auto":
+        return plan.student_vocab
+    try:
+        tokenizer = load_tokenizer(teacher, config.direction)
+    except KDError:
+        return "own"
+    return "teacher" if isinstance(tokenizer, Tokenizer) and not tokenizer.separate else "own"
+
+
 def _distil(up: Up, plan: UpPlan, config: UpConfig, teacher: Path, endpoint: str, ray_address: str,
             name: str) -> Path:
-    """The plan's steps: Seq-KD data, the shrunk student, the training job; returns the final student."""
+    """The plan's steps: Seq-KD data, the student (shrunk teacher, or a fresh one with its own vocabulary),
+    the training job; returns the final student."""
     steps = config.max_steps or plan.max_steps
+    recipe = config.recipe or plan.recipe
+    vocab = student_vocabulary(plan, teacher, config)
+    if vocab == "own":
+        return _distil_own_vocabulary(up, plan, config, recipe, endpoint, ray_address, name, steps)
     sets = [f"teacher.endpoints={endpoint}", f"student.tokenizer={teacher}", f"max_steps={steps}"]
     if plan.sequence_data:
         sets.append(f"data.train={up.distill_data(endpoint, plan)}")
     if plan.shrink:
         sets.append(f"student.init_from={up.shrink(teacher, plan)}")
-    return up.train(name, config.recipe or plan.recipe, ray_address, [*sets, *config.overrides], steps)
+    return up.train(name, recipe, ray_address, [*sets, *config.overrides], steps)
+
+
+def _distil_own_vocabulary(up: Up, plan: UpPlan, config: UpConfig, recipe: str, endpoint: str,
+                           ray_address: str, name: str, steps: int) -> Path:
+    """Sequence-level distillation into a student with its own vocabulary: the teacher translates the
+    training set, a tokenizer is trained on the sources and those translations, and a fresh model of the
+    plan's preset learns from them (a word-level objective is refused: it needs one vocabulary)."""
+    loaded = load_recipe(recipe, list(config.overrides))
+    if loaded.uses_teacher:
+        raise KDError(f"recipe {recipe!r} distils at the word level (loss.kind={loaded.loss.kind}), which needs the "
+                      "student to share the teacher's vocabulary, and this student has its own. Use a "
+                      "sequence-level recipe (the default plan's up_student: NLL on the teacher's translations), "
+                      "or a Marian teacher with one joint vocabulary and `student_vocab: teacher` in the plan")
+    if not plan.sequence_data:
+        raise KDError("a student with its own vocabulary learns from the teacher's translations: the plan needs "
+                      "sequence_data: true")
+    seq_data = up.distill_data(endpoint, plan)
+    tokenizer = up.student_tokenizer(seq_data, plan.vocab_size)
+    say(f"student: a fresh {plan.student_preset} model on its own {plan.vocab_size:,}-piece vocabulary "
+        "(sequence-level distillation)")
+    sets = [f"student.tokenizer={tokenizer}", f"student.preset={plan.student_preset}", f"max_steps={steps}",
+            f"data.train={seq_data}"]
+    return up.train(name, recipe, ray_address, [*sets, *config.overrides], steps)
 
 
 def _train_teacher(up: Up, ray_address: str, config: UpConfig) -> Path:
-    say("no teacher given and no reference teacher found: training a teacher-small model first")
+    say("no teacher given (and none bundled for this corpus): training a teacher-small model on it first")
     tokenizer = up.paths.root / "tokenizer"
     if not (tokenizer / "vocab.json").is_file():
         up.stack.run("tokenizer", ["kd", "tokenizer", "train", "--data", str(up.paths.data / "train.tsv"),
-                                   "--out", str(tokenizer)], env=up.env)
+                                   "--src", config.src, "--tgt", config.tgt, "--out", str(tokenizer)], env=up.env)
     return up.train("teacher", "nll", ray_address, ["student.preset=teacher-small",
                                                     f"student.tokenizer={tokenizer}",
                                                     f"max_steps={config.teacher_steps}"], config.teacher_steps)
+
+
+def _example_source(test_tsv: Path, src: str) -> str:
+    """The first source sentence of the test set, for the `curl` line people copy."""
+    with test_tsv.open(encoding="utf-8") as f:
+        header, row = f.readline().rstrip("\n").split("\t"), f.readline().rstrip("\n").split("\t")
+    return row[header.index(src)] if src in header and len(row) == len(header) else "Hello."
 
 
 def _wait_until_served(url: str, model_id: str, timeout_s: float = 120.0) -> None:
@@ -118,7 +173,7 @@ def _row(role: str, results: dict[str, Any]) -> dict[str, Any]:
             "sentences_per_s": greedy["sentences_per_s"], "sentences": greedy["sentences"]}
 
 
-def _print_summary(url: str, rows: list[dict[str, Any]], student: str) -> None:
+def _print_summary(url: str, rows: list[dict[str, Any]], student: str, config: UpConfig, example: str) -> None:
     teacher, teacher_int8, served = rows
     print("\n| | model | parameters | BLEU (greedy) | chrF | sentences/s | vs teacher |", flush=True)
     print("|---|---|---|---|---|---|---|")
@@ -127,8 +182,9 @@ def _print_summary(url: str, rows: list[dict[str, Any]], student: str) -> None:
         ratio = f"{share}, {r['sentences_per_s'] / max(teacher_int8['sentences_per_s'], 1e-9):.2f}x int8 speed"
         print(f"| {r['role']} | {r['model']} | {r['parameters'] / 1e6:.2f} M | {r['bleu']:.2f} | {r['chrf']:.2f} "
               f"| {r['sentences_per_s']:.1f} | {ratio} |")
-    print(f"(Bible es-en test set, first {teacher['sentences']} verses; sentences/s at batch 32 on this machine, "
-          "int8 rows through CTranslate2 as the gateway serves them)\n")
+    corpus = "Bible" if config.corpus is None else config.corpus.data.name
+    print(f"({corpus} {config.src}-{config.tgt} test set, first {teacher['sentences']} sentences; sentences/s at "
+          "batch 32 on this machine, int8 rows through CTranslate2 as the gateway serves them)\n")
     print(f"gateway: {url}   (page: {url}/, API docs: {url}/docs)")
-    print(f"try:     curl -s {url}/v1/translate -H 'content-type: application/json' "
-          f"-d '{{\"text\": \"Y dijo Dios: Sea la luz.\", \"model\": \"{student}\"}}'\n", flush=True)
+    body = shlex.quote(json.dumps({"text": example, "model": student}, ensure_ascii=False))
+    print(f"try:     curl -s {url}/v1/translate -H 'content-type: application/json' -d {body}\n", flush=True)
