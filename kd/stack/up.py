@@ -63,7 +63,7 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
         teacher = given or _train_teacher(up, ray_address, config)
         endpoint = up.teacher(teacher, redis_url)
         teacher_name = served_teacher_id(read_manifest(teacher, languages=config.direction).model_id)
-        student_name = "student" if config.recipe is None else f"student-{Path(config.recipe).stem}"
+        student_name = student_id(config)
         teacher_export = up.export(teacher_name, teacher)
         url = up.gateway(default_model=student_name)
         say(f"gateway: {url} serves the teacher ({teacher_name}, int8) now; the student joins when it is trained")
@@ -80,6 +80,18 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
             while True:
                 time.sleep(3600)
     say("stopped all services")
+
+
+def student_id(config: UpConfig) -> str:
+    """The served student's id: `student`, plus the recipe's and the plan's names when they are not the
+    defaults (so that one work folder can hold students of several recipes or plans, sharing the teacher's
+    export and Seq-KD data)."""
+    parts = ["student"]
+    if config.recipe is not None:
+        parts.append(Path(config.recipe).stem)
+    if config.plan != "default":
+        parts.append(Path(config.plan).stem)
+    return "-".join(parts)
 
 
 def student_vocabulary(plan: UpPlan, teacher: Path, config: UpConfig) -> str:

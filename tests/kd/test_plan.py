@@ -30,3 +30,22 @@ def test_a_plan_file_overrides_some_keys_and_unknown_or_bad_ones_are_refused(tmp
     mine.write_text("max_steps: 0\n")
     with pytest.raises(KDError, match="max_steps and beam must be >= 1"):
         load_plan(mine)
+
+
+def test_students_are_named_after_their_recipe_and_plan() -> None:
+    from kd.stack.config import UpConfig
+    from kd.stack.up import student_id
+
+    assert student_id(UpConfig()) == "student"
+    assert student_id(UpConfig(recipe="word_kd")) == "student-word_kd"
+    assert student_id(UpConfig(recipe="word_kd", plan="plans/own.yaml")) == "student-word_kd-own"
+
+
+def test_a_student_with_its_own_vocabulary_needs_sequence_data(tmp_path: Path) -> None:
+    plan = tmp_path / "own.yaml"
+    plan.write_text("student_vocab: own\nsequence_data: false\n", encoding="utf-8")
+    with pytest.raises(KDError, match="sequence_data: true"):
+        load_plan(plan)
+    plan.write_text("student_vocab: mine\n", encoding="utf-8")
+    with pytest.raises(KDError, match="student_vocab"):
+        load_plan(plan)

@@ -43,11 +43,11 @@ def test_kd_up_distils_a_t5_teacher_on_a_tsv_with_other_columns(tiny_teachers: d
     assert "source_text" in json.dumps(imported) and "target_text" in json.dumps(imported)
     assert (data / "train.tsv").read_text(encoding="utf-8").split("\n", 1)[0] == "ref\tes\ten"
     assert "student: a fresh test-micro model on its own 300-piece vocabulary" in out
-    student = work / "checkpoints" / "student" / "final"
+    student = work / "checkpoints" / "student-plan" / "final"  # named after the plan it followed
     own = Tokenizer(work / "student-tokenizer")
     assert read_manifest(student).vocab_fingerprint == own.fingerprint != read_manifest(
         work / "models" / "teacher-t5").vocab_fingerprint
     assert read_manifest(work / "models" / "teacher-t5").family == "t5"
-    for role in ("| teacher (PyTorch) | t5 |", "| teacher (int8) | t5 |", "| student (int8) |"):
+    for role in ("| teacher (PyTorch) | t5 |", "| teacher (int8) | t5 |", "| student-plan (int8) |"):
         assert role in out, role
     assert "my corpus.tsv es-en test set" in out
