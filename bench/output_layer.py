@@ -97,7 +97,8 @@ def main() -> None:
                                                     intra_threads=THREADS, inter_threads=1)
                        for name, path in models.items()}
         sources = {name: _sources(path, lengths) for name, path in models.items()}
-        vocab = {name: len(json.loads((path / "vocab.json").read_text(encoding="utf-8"))) for name, path in models.items()}
+        vocab = {name: len(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+                 for name, path in models.items()}
         for name in models:  # warm up
             _time(translators[name], sources[name][:BATCH])
         for _ in range(args.rounds):
