@@ -6,6 +6,7 @@ their line numbers and either skipped or refused, never silently kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -76,6 +77,43 @@ def read_tsv(path: Path, src_col: str = "es", tgt_col: str = "en", on_error: OnE
         ref = cells[i_ref] if i_ref is not None else f"line {lineno}"
         _accept(pairs, problems, str(path), lineno, ref, cells[i_src], cells[i_tgt], tuple(cells))
     return _finish(Corpus(pairs, problems, tuple(header)), on_error)
+
+
+def iter_tsv(path: Path, src_col: str = "es", tgt_col: str = "en") -> Iterator[Pair | Problem]:
+    """Stream a TSV with a header row: a `Pair` per usable row, a `Problem` per rejected one (wrong column
+    count, an empty side, a line that is not UTF-8), in file order, one line in memory at a time. Large
+    corpora go through here; `read_tsv` reads small files whole."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file")
+    with path.open("rb") as f:
+        header = f.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n").split("\t")
+        for col in (src_col, tgt_col):
+            if col not in header:
+                raise DataError(f"{path}: header {header} has no column {col!r}; name it or pass --src/--tgt")
+        i_src, i_tgt = header.index(src_col), header.index(tgt_col)
+        i_ref = header.index("ref") if "ref" in header else None
+        for lineno, raw in enumerate(f, start=2):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                yield Problem(str(path), lineno, "not valid UTF-8")
+                continue
+            cells = line.split("\t")
+            if len(cells) != len(header):
+                yield Problem(str(path), lineno, f"{len(cells)} columns, header has {len(header)}")
+                continue
+            src, tgt = " ".join(cells[i_src].split()), " ".join(cells[i_tgt].split())
+            if not src or not tgt:
+                yield Problem(str(path), lineno, f"empty {'source' if not src else 'target'} text")
+                continue
+            yield Pair(cells[i_ref] if i_ref is not None else f"line {lineno}", src, tgt, tuple(cells))
+
+
+def tsv_header(path: Path) -> tuple[str, ...]:
+    """The header row of a TSV (read without the rest of the file)."""
+    with Path(path).open("rb") as f:
+        return tuple(f.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n").split("\t"))
 
 
 def read_parallel_files(src_path: Path, tgt_path: Path, on_error: OnError = "skip") -> Corpus:

@@ -12,6 +12,9 @@ import sentencepiece as spm
 from s2s.errors import TokenizerError
 from s2s.tokenizer import EOS, PAD, UNK, Tokenizer
 
+MAX_SENTENCES = 2_000_000
+"""Sentences SentencePiece trains on at most (a uniform sample of a larger corpus)."""
+
 
 def train_tokenizer(
     texts: Iterable[str], out_dir: Path, vocab_size: int = 8000, character_coverage: float = 1.0
@@ -34,6 +37,8 @@ def train_tokenizer(
                 input=str(corpus), model_prefix=str(prefix), vocab_size=vocab_size, model_type="unigram",
                 character_coverage=character_coverage, eos_id=0, unk_id=1, bos_id=-1, pad_id=-1,
                 eos_piece=EOS, unk_piece=UNK, hard_vocab_limit=False, minloglevel=2,
+                # A large corpus is sampled, not loaded whole: SentencePiece holds its input in memory.
+                input_sentence_size=MAX_SENTENCES, shuffle_input_sentence=True,
             )
         except RuntimeError as exc:
             raise TokenizerError(f"SentencePiece training failed: {exc}; try a smaller --vocab-size") from exc

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import sacrebleu
 from tqdm import tqdm
 
 from s2s.atomic import write_text_atomic as write_atomic
-from s2s.corpus import Corpus, read_tsv
+from s2s.corpus import Pair, iter_tsv, tsv_header
 from s2s.errors import DataError, KDError
 
 log = logging.getLogger(__name__)
@@ -112,38 +112,55 @@ def _chunk_task(spec_data: dict[str, Any], sources: list[str], references: list[
 
 
 def distill_data(spec: DistillSpec) -> DistillOutcome:
-    """Generate (or finish generating) both corpora; see the module docstring."""
+    """Generate (or finish generating) the corpora; see the module docstring. The input is streamed three
+    times (count, generate, assemble) and never held whole: memory stays at `parallel` chunks."""
     from teacher_client import TeacherClient
 
     spec.check()
     with TeacherClient(spec.teacher, timeout_s=spec.timeout_s) as teacher:
         info = teacher.info()
-    table = _read_rows(Path(spec.data), spec.src_col, spec.tgt_col)
-    out = Path(spec.out_dir)
+    path, out = Path(spec.data), Path(spec.out_dir)
+    rows, problems = _count_rows(path, spec.src_col, spec.tgt_col)
     chunk_dir = out / "chunks"
-    _claim_output(out, spec, info.model_id, table)
-    chunks = [range(i, min(i + spec.chunk_size, len(table.pairs))) for i in range(0, len(table.pairs), spec.chunk_size)]
-    todo = [c for c, _ in enumerate(chunks) if not all(_chunk_path(chunk_dir, c, n).is_file() for n in OUTPUTS)]
-    _run_chunks(spec, table, chunks, todo, chunk_dir)
-    paths = {name: _assemble(out / f"{name}.tsv", table, spec.tgt_col, chunk_dir, len(chunks), name)
-             for name in OUTPUTS}
-    return DistillOutcome(paths, len(table.pairs), len(table.problems), len(chunks), len(chunks) - len(todo),
-                          info.model_id)
+    _claim_output(out, spec, info.model_id, rows)
+    n_chunks = -(-rows // spec.chunk_size)
+    todo = [c for c in range(n_chunks) if not all(_chunk_path(chunk_dir, c, n).is_file() for n in OUTPUTS)]
+    _run_chunks(spec, _chunks(path, spec), todo, chunk_dir)
+    paths = _assemble(path, spec, out, chunk_dir, n_chunks, rows)
+    return DistillOutcome(paths, rows, problems, n_chunks, n_chunks - len(todo), info.model_id)
 
 
-def _read_rows(path: Path, src_col: str, tgt_col: str) -> Corpus:
-    """The usable rows of the input TSV with all their cells (malformed or empty rows are skipped)."""
-    table = read_tsv(path, src_col, tgt_col)
-    if not table.pairs:
-        raise DataError(f"{path} has no usable rows (all {len(table.problems)} rows are malformed or empty): "
-                        + "; ".join(str(p) for p in table.problems[:3]))
-    return table
+def _count_rows(path: Path, src_col: str, tgt_col: str) -> tuple[int, int]:
+    """(usable rows, rejected rows) of the input TSV; none usable is an error naming the first problems."""
+    rows, problems, first = 0, 0, list[str]()
+    for item in iter_tsv(path, src_col, tgt_col):
+        if isinstance(item, Pair):
+            rows += 1
+            continue
+        problems += 1
+        if len(first) < 3:
+            first.append(str(item))
+    if not rows:
+        raise DataError(f"{path} has no usable rows (all {problems} rows are malformed or empty): " + "; ".join(first))
+    return rows, problems
 
 
-def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, table: Corpus) -> None:
+def _chunks(path: Path, spec: DistillSpec) -> Iterator[list[Pair]]:
+    """The usable rows in chunks of `chunk_size`, read as they are needed."""
+    chunk: list[Pair] = []
+    for item in iter_tsv(path, spec.src_col, spec.tgt_col):
+        if isinstance(item, Pair):
+            chunk.append(item)
+            if len(chunk) == spec.chunk_size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _claim_output(out: Path, spec: DistillSpec, teacher_id: str, rows: int) -> None:
     """Record the settings in `out/params.json`; refuse a folder made with other settings."""
-    params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": len(table.pairs),
-              "data": str(Path(spec.data).resolve())}
+    params = {**asdict(spec), "teacher_id": teacher_id, "data_rows": rows, "data": str(Path(spec.data).resolve())}
     for key in ("out_dir", "parallel", "timeout_s", "teacher"):
         params.pop(key)
     path = out / "params.json"
@@ -161,8 +178,9 @@ def _chunk_path(chunk_dir: Path, index: int, name: str) -> Path:
     return chunk_dir / f"{index:06d}.{name}.txt"
 
 
-def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: list[int], chunk_dir: Path) -> None:
-    """Run the missing chunks as Ray tasks, at most `spec.parallel` at a time, keeping each as it lands."""
+def _run_chunks(spec: DistillSpec, chunks: Iterator[list[Pair]], todo: list[int], chunk_dir: Path) -> None:
+    """Run the missing chunks as Ray tasks, at most `spec.parallel` at a time (reading the next chunk only
+    when a slot is free), keeping each as it lands."""
     if not todo:
         return
     import ray
@@ -173,39 +191,74 @@ def _run_chunks(spec: DistillSpec, table: Corpus, chunks: list[range], todo: lis
     task = ray.remote(num_cpus=0.5, max_retries=2)(_chunk_task)
     spec_data = asdict(spec)
     chunk_dir.mkdir(parents=True, exist_ok=True)
-    queue, running, finished = list(todo), dict[Any, int](), 0
+    wanted, running, finished = set(todo), dict[Any, int](), 0
+    pending = ((c, rows) for c, rows in enumerate(chunks) if c in wanted)
     with tqdm(total=len(todo), desc="distil chunks", unit="chunk", disable=not os.isatty(2)) as bar:
-        while queue or running:
-            while queue and len(running) < spec.parallel:
-                c = queue.pop(0)
-                rows = [table.pairs[i] for i in chunks[c]]
-                ref = task.remote(spec_data, [r.src for r in rows], [r.tgt for r in rows])
-                running[ref] = c
-            done, _ = ray.wait(list(running), num_returns=1)
-            for ref in done:
-                c = running.pop(ref)
-                result = ray.get(ref)
-                for name in OUTPUTS:
-                    write_atomic(_chunk_path(chunk_dir, c, name), "\n".join(result[name]) + "\n")
-                bar.update(1)
-                finished += 1
-                if bar.disable:  # no terminal (a log file, a Ray job): one line per chunk instead of a bar
-                    print(f"[distill-data] chunk {c + 1} done ({finished}/{len(todo)})", file=sys.stderr, flush=True)
+        for c, rows in pending:
+            while len(running) >= spec.parallel:
+                finished += _land_one(running, chunk_dir, bar, finished, len(todo))
+            running[task.remote(spec_data, [r.src for r in rows], [r.tgt for r in rows])] = c
+        while running:
+            finished += _land_one(running, chunk_dir, bar, finished, len(todo))
 
 
-def _assemble(path: Path, table: Corpus, tgt_col: str, chunk_dir: Path, n_chunks: int, name: str) -> Path:
-    """Write the input's rows with the target column replaced by the chunks' outputs."""
-    targets: list[str] = []
+def _land_one(running: dict[Any, int], chunk_dir: Path, bar: Any, finished: int, total: int) -> int:
+    """Wait for one running chunk and keep its outputs; returns 1."""
+    import ray
+
+    done, _ = ray.wait(list(running), num_returns=1)
+    c = running.pop(done[0])
+    result = ray.get(done[0])
+    for name in OUTPUTS:
+        write_atomic(_chunk_path(chunk_dir, c, name), "\n".join(result[name]) + "\n")
+    bar.update(1)
+    if bar.disable:  # no terminal (a log file, a Ray job): one line per chunk instead of a bar
+        print(f"[distill-data] chunk {c + 1} done ({finished + 1}/{total})", file=sys.stderr, flush=True)
+    return 1
+
+
+def _assemble(path: Path, spec: DistillSpec, out: Path, chunk_dir: Path, n_chunks: int,
+              rows: int) -> dict[str, Path]:
+    """Write the input's rows with the target column replaced by each output's chunks, streaming both and
+    renaming each finished file into place."""
+    header = tsv_header(path)
+    tgt_index = header.index(spec.tgt_col)
+    targets = {name: _chunk_lines(chunk_dir, n_chunks, name) for name in OUTPUTS}
+    paths = {name: out / f"{name}.tsv" for name in OUTPUTS}
+    tmp = {name: p.with_name(f".{p.name}.tmp") for name, p in paths.items()}
+    mismatch = DataError(f"{chunk_dir}: the chunks do not match the {rows} input rows (the input changed?); "
+                         "delete the folder and run again")
+    files = {name: tmp[name].open("w", encoding="utf-8") for name in OUTPUTS}
+    try:
+        written = 0
+        for f in files.values():
+            f.write("\t".join(header) + "\n")
+        for item in iter_tsv(path, spec.src_col, spec.tgt_col):
+            if not isinstance(item, Pair):
+                continue
+            written += 1
+            for name, f in files.items():
+                cells = list(item.cells)
+                target = next(targets[name], None)
+                if target is None:
+                    raise mismatch
+                cells[tgt_index] = target
+                f.write("\t".join(cells) + "\n")
+        if written != rows or any(next(lines, None) is not None for lines in targets.values()):
+            raise mismatch
+    except BaseException:
+        for name, f in files.items():
+            f.close()
+            tmp[name].unlink(missing_ok=True)
+        raise
+    for name, f in files.items():
+        f.close()
+        os.replace(tmp[name], paths[name])
+    return paths
+
+
+def _chunk_lines(chunk_dir: Path, n_chunks: int, name: str) -> Iterator[str]:
     for c in range(n_chunks):
-        targets += _chunk_path(chunk_dir, c, name).read_text(encoding="utf-8").split("\n")[:-1]
-    if len(targets) != len(table.pairs):
-        raise DataError(f"{chunk_dir}: chunks hold {len(targets)} {name} lines for {len(table.pairs)} rows; "
-                        "delete the folder and run again")
-    tgt_index = table.header.index(tgt_col)
-    lines = ["\t".join(table.header)]
-    for row, target in zip(table.pairs, targets, strict=True):
-        cells = list(row.cells)
-        cells[tgt_index] = target
-        lines.append("\t".join(cells))
-    write_atomic(path, "\n".join(lines) + "\n")
-    return path
+        with _chunk_path(chunk_dir, c, name).open(encoding="utf-8") as f:
+            for line in f:
+                yield line.rstrip("\n")

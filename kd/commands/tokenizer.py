@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 from kd.args import add_corpus_args, load_corpus
+from s2s.corpus import Pair, iter_tsv
 from s2s.tokenizer_training import train_tokenizer
 
 
@@ -20,9 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(func=run_train)
 
 
+def _texts(args: argparse.Namespace) -> Iterator[str]:
+    """Both sides of every usable row, streamed from a TSV (plain parallel files are small enough to read)."""
+    if args.target_file is not None or args.strict or args.limit is not None:
+        corpus = load_corpus(args)
+        yield from corpus.sources()
+        yield from corpus.targets()
+        return
+    for item in iter_tsv(args.data, args.src, args.tgt):
+        if isinstance(item, Pair):
+            yield item.src
+            yield item.tgt
+
+
 def run_train(args: argparse.Namespace) -> int:
-    corpus = load_corpus(args)
-    tok = train_tokenizer([*corpus.sources(), *corpus.targets()], args.out, args.vocab_size)
+    tok = train_tokenizer(_texts(args), args.out, args.vocab_size)
     print(f"tokenizer: {tok.vocab_size} ids (<pad> = {tok.pad_id}), fingerprint {tok.fingerprint}")
     print(f"written to {args.out}")
     return 0

@@ -70,3 +70,15 @@ def test_invalid_utf8_and_missing_file(tmp_path: Path) -> None:
         read_tsv(bad)
     with pytest.raises(DataError, match="does not exist"):
         read_tsv(tmp_path / "nope.tsv")
+
+
+def test_streaming_a_tsv_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
+    from s2s.corpus import Pair, Problem, iter_tsv
+
+    path = tmp_path / "c.tsv"
+    path.write_bytes(b"ref\tes\ten\nA 1\thola\thello\n" + b"A 2\t\xff\xfe\tbad\n"
+                     + "A 3\tsolo\nA 4\tadiós\tbye\n".encode())
+    items = list(iter_tsv(path))
+    assert [i.ref for i in items if isinstance(i, Pair)] == ["A 1", "A 4"]
+    assert [(p.line, p.reason) for p in items if isinstance(p, Problem)] == [
+        (3, "not valid UTF-8"), (4, "2 columns, header has 3")]
