@@ -11,6 +11,7 @@ same work folder; a work folder made for another corpus or teacher is refused.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -95,9 +96,11 @@ class Up:
         return self.paths.data
 
     def _limit_training_rows(self, train: Path) -> None:
+        """Keep the header and the first `--train-limit` rows (read line by line: the corpus may be large)."""
         if self.config.train_limit:
-            lines = train.read_text(encoding="utf-8").splitlines()[: self.config.train_limit + 1]
-            train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            with train.open(encoding="utf-8") as f:
+                lines = list(itertools.islice(f, self.config.train_limit + 1))
+            train.write_text("".join(lines), encoding="utf-8")
 
     def claim_work_dir(self, teacher: str) -> None:
         """Record which corpus and teacher this work folder is for; refuse one made for others, whose
