@@ -49,3 +49,17 @@ def test_a_student_with_its_own_vocabulary_needs_sequence_data(tmp_path: Path) -
     plan.write_text("student_vocab: mine\n", encoding="utf-8")
     with pytest.raises(KDError, match="student_vocab"):
         load_plan(plan)
+
+
+def test_a_word_level_recipe_for_a_student_with_its_own_vocabulary_is_refused(tiny_teachers: dict[str, Path],
+                                                                               reference_teacher_dir: Path) -> None:
+    from kd.stack.config import UpConfig
+    from kd.stack.up import _distil_own_vocabulary, student_vocabulary
+
+    plan, config = load_plan("default"), UpConfig(recipe="ka")
+    assert student_vocabulary(plan, tiny_teachers["t5"], config) == "own"
+    assert student_vocabulary(plan, tiny_teachers["marian_separate"], config) == "own"
+    assert student_vocabulary(plan, reference_teacher_dir, config) == "teacher"
+    with pytest.raises(KDError, match=r"word level \(loss.kind=ka\).*sequence-level recipe"):
+        _distil_own_vocabulary(None, plan, config, "ka", "127.0.0.1:1", "http://127.0.0.1:1",  # type: ignore[arg-type]
+                               "student", 10)
