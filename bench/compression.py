@@ -1,6 +1,6 @@
 """Compression, measured: every student and the teacher in one engine (CTranslate2 int8), in one run.
 
-    python bench/compression.py --model stage1-nll=runs/protocol/stage1-nll/final \\
+    python -m bench.compression --model stage1-nll=runs/protocol/stage1-nll/final \\
         --model up=runs/up/checkpoints/student/final [--vmap up=runs/up/vmap.txt] [--rounds 2]
 
 For the teacher (always included) and each `--model`: parameters, size on disk of the int8 export, greedy
@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import fill_section
+from s2s.checkpoint import load_checkpoint
+from s2s.corpus import read_corpus
+from s2s.evaluation import evaluate_decoding, score_corpus
+from s2s.export import Ct2Model, export_checkpoint
 
-from bench.doc_section import fill_section  # noqa: E402
-from s2s.checkpoint import load_checkpoint  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
-from s2s.evaluation import evaluate_decoding, score_corpus  # noqa: E402
-from s2s.export import Ct2Model, export_checkpoint  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
