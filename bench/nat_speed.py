@@ -7,7 +7,7 @@ Every model is decoded with PyTorch (float32; CTranslate2 cannot run a CMLM), on
 verses of the Bible test set, at batch 32 and at batch 1 (sentences one at a time); best of `--rounds`
 alternating rounds so that every model sees the same machine state. A CMLM is timed once per iteration count T
 with 5 length candidates; an autoregressive model (and the teacher, always included) greedily. Writes
-bench/results/nat_speed.json; `python -m experiments.nat.table` puts it into docs/results.md.
+bench/results/nat_speed.json; `python -m experiments.nat.table` puts it into the results docs.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 
 Reads what `experiments/nat/run.sh` (test-set evaluations), `bench.nat_speed` (decoding speed),
 `experiments/data_stats/run.sh` (complexity and faithfulness) and `bench.compression` (the PyTorch
-teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of
-docs/results.md and draws docs/img/nat-complexity.png.
+teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of the results
+docs (docs/results.md and the notebook's pages in docs/results/passes/) and draws docs/img/nat-complexity.png.
 
 A run missing from `--runs` (a new machine has no runs/) is read from its archive in
 docs/results/logs/nat/runs/NAME (`experiments.run_records`). Archives made before test outputs were kept
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.doc_section import fill_section
+from bench.doc_section import RESULTS_DOCS, fill_sections
 from experiments.protocol.plan import archive_dir
 from experiments.protocol.table import paired_p_value
 from experiments.run_records import RunRecord, load_run
@@ -205,8 +205,8 @@ def main() -> int:
     print(students, "\n\n" + p_values, "\n\n" + data)
     if not args.no_docs:
         kept_path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        fill_section(REPO / "docs" / "results.md", "nat", f"{students}\n\nPaired bootstrap: {p_values}.")
-        fill_section(REPO / "docs" / "results.md", "data-stats", data)
+        fill_sections(RESULTS_DOCS, "nat", f"{students}\n\nPaired bootstrap: {p_values}.")
+        fill_sections(RESULTS_DOCS, "data-stats", data)
         plot(points, REPO / "docs" / "img" / "nat-complexity.png")
     return 0
 

@@ -1,4 +1,4 @@
-"""Stage-2 rows pooled over several instances of a stage-1 base, for docs/results.md.
+"""Stage-2 rows pooled over several instances of a stage-1 base, for the results docs.
 
     python -m experiments.protocol.pooled --bases nll-1k,nll-1k-b2 [--recipe restart] [--out runs/protocol] [--no-docs]
 
@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.doc_section import fill_section
+from bench.doc_section import RESULTS_DOCS, fill_sections
 from experiments.protocol.pairs_plot import Key, comparisons, pair_differences, plot_pairs
 from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder
 from experiments.protocol.significance import holm, sign_flip_p
@@ -176,7 +176,7 @@ def main() -> int:
     print(table)
     if not args.no_docs:
         tag = f"protocol-pooled-{'+'.join(bases)}"
-        fill_section(REPO / "docs" / "results.md", tag, table)
+        fill_sections(RESULTS_DOCS, tag, table)
         plot_pairs(comparisons(runs, starts, BASELINE_ROWS), bases, REPO / "docs" / "img" / f"{tag}.png")
     return 0
 

@@ -18,7 +18,7 @@ Usage, from the repository root:
   python -m experiments.protocol.run --stage 2 --seeds 1,2,3 --parallel 2
   python -m experiments.protocol.run --stage 2 --rows word_kd,ka --seeds 1 --dry-run
   python -m experiments.protocol.run --stage 2 --base nll-long --recipe continue   # stage 1's LR, continued
-Then `python -m experiments.protocol.table` writes the tables for docs/results.md.
+Then `python -m experiments.protocol.table` writes the tables into the results docs (docs/results/passes/).
 """
 
 from __future__ import annotations

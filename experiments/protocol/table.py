@@ -1,4 +1,4 @@
-"""The protocol's tables for docs/results.md, from the runs of `python -m experiments.protocol.run`.
+"""The protocol's tables for the results docs, from the runs of `python -m experiments.protocol.run`.
 
     python -m experiments.protocol.table [--out runs/protocol] [--base nll] [--recipe restart] [--no-docs]
 
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.doc_section import fill_section
+from bench.doc_section import RESULTS_DOCS, fill_sections
 from experiments.protocol.plan import ARCHIVE, BASES, DATA, ROWS, STAGE2, archive_dir, stage2_folder
 from experiments.run_records import RunRecord, load_run
 from s2s.corpus import read_corpus
@@ -203,11 +203,10 @@ def main() -> int:
     diag, series = diagnostics(args.out, folder)
     print(one, two, diag, sep="\n\n")
     if not args.no_docs:
-        doc = REPO / "docs" / "results.md"
-        fill_section(doc, "protocol-stage1", one)
+        fill_sections(RESULTS_DOCS, "protocol-stage1", one)
         tag = folder.removeprefix("stage2-")
-        fill_section(doc, f"protocol-stage2-{tag}", two)
-        fill_section(doc, f"protocol-diagnostics-{tag}", diag)
+        fill_sections(RESULTS_DOCS, f"protocol-stage2-{tag}", two)
+        fill_sections(RESULTS_DOCS, f"protocol-diagnostics-{tag}", diag)
         plot(series, REPO / "docs" / "img" / f"protocol-diagnostics-{tag}.png")
     return 0
 
