@@ -1,6 +1,6 @@
 """Compression, measured: every student and the teacher in one engine (CTranslate2 int8), in one run.
 
-    python bench/compression.py --model stage1-nll=runs/protocol/stage1-nll/final \\
+    python -m bench.compression --model stage1-nll=runs/protocol/stage1-nll/final \\
         --model up=runs/up/checkpoints/student/final [--vmap up=runs/up/vmap.txt] [--rounds 2]
 
 For the teacher (always included) and each `--model`: parameters, size on disk of the int8 export, greedy
@@ -8,8 +8,9 @@ BLEU and chrF on the whole Bible test set, and sentences/s through CTranslate2 i
 whole test set in batches of 32) and at batch 1 (the first `--batch1-sentences` verses one at a time),
 best of `--rounds` alternating rounds so that every model sees the same machine state. `--vmap NAME=FILE`
 adds a row for model NAME exported with that lexical shortlist. The PyTorch teacher (float32, batches of
-about 32 sentences) is a separate line. Writes bench/results/compression.json, the table in
-docs/results.md and docs/img/compression-pareto.png.
+about 32 sentences) is a separate line. Writes bench/results/compression.json, the table in the results
+docs (the summary docs/results.md and its notebook page docs/results/passes/compression.md) and
+docs/img/compression-pareto.png.
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import RESULTS_DOCS, fill_sections
+from s2s.checkpoint import load_checkpoint
+from s2s.corpus import read_corpus
+from s2s.ct2_runtime import Ct2Model
+from s2s.evaluation import evaluate_decoding, score_corpus
+from s2s.export import export_checkpoint
 
-from bench.doc_section import fill_section  # noqa: E402
-from s2s.checkpoint import load_checkpoint  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
-from s2s.ct2_runtime import Ct2Model  # noqa: E402
-from s2s.evaluation import evaluate_decoding, score_corpus  # noqa: E402
-from s2s.export import export_checkpoint  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
@@ -136,7 +136,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_docs:
-        fill_section(REPO / "docs" / "results.md", "compression", table(results))
+        fill_sections(RESULTS_DOCS, "compression", table(results))
         plot(results, REPO / "docs" / "img" / "compression-pareto.png")
     print(table(results))
     return 0

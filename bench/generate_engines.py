@@ -1,6 +1,6 @@
 """The teacher's `Generate` through PyTorch and through CTranslate2: speed and the generated data's quality.
 
-    python bench/generate_engines.py [--sentences 500] [--beam 5] [--nbest 5]
+    python -m bench.generate_engines [--sentences 500] [--beam 5] [--nbest 5]
 
 Starts one real teacher server per engine (PyTorch; CTranslate2 int8; CTranslate2 float32), one after the
 other on the same machine in one run, sends the first `--sentences` training verses through `Generate`
@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import fill_section
+from s2s.corpus import read_corpus
+from s2s.evaluation import score_corpus
+from s2s.tokenizer import Tokenizer
+from services.teacher.launch import TeacherProcess
+from teacher_client import TeacherClient
 
-from bench.doc_section import fill_section  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
-from s2s.evaluation import score_corpus  # noqa: E402
-from s2s.tokenizer import Tokenizer  # noqa: E402
-from services.teacher.launch import TeacherProcess  # noqa: E402
-from teacher_client import TeacherClient  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"

@@ -1,13 +1,13 @@
 """Decoding speed of Mask-Predict against autoregressive students and the teacher, in one engine and one run.
 
-    python bench/nat_speed.py --model cmlm=runs/nat/cmlm-seq_kd/final --model ar=runs/nat/ar-raw/final \\
+    python -m bench.nat_speed --model cmlm=runs/nat/cmlm-seq_kd/final --model ar=runs/nat/ar-raw/final \\
         [--iterations 1,4,10] [--sentences 300] [--rounds 2] [--threads 2]
 
 Every model is decoded with PyTorch (float32; CTranslate2 cannot run a CMLM), on the first `--sentences`
 verses of the Bible test set, at batch 32 and at batch 1 (sentences one at a time); best of `--rounds`
 alternating rounds so that every model sees the same machine state. A CMLM is timed once per iteration count T
 with 5 length candidates; an autoregressive model (and the teacher, always included) greedily. Writes
-bench/results/nat_speed.json; `experiments/nat/table.py` puts it into docs/results.md.
+bench/results/nat_speed.json; `python -m experiments.nat.table` puts it into the results docs.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.compression import MAX_LEN, TEACHER, TEST
+from s2s.checkpoint import load_checkpoint
+from s2s.cmlm import CMLMModel
+from s2s.corpus import read_corpus
+from s2s.decoding import generate_nbest
+from s2s.mask_predict import mask_predict
 
-from bench.compression import MAX_LEN, TEACHER, TEST  # noqa: E402
-from s2s.checkpoint import load_checkpoint  # noqa: E402
-from s2s.cmlm import CMLMModel  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
-from s2s.decoding import generate_nbest  # noqa: E402
-from s2s.mask_predict import mask_predict  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 LENGTH_BEAM = 5
 UNBOUNDED = 10**9  # a token budget no batch reaches: the batch is the chunk of sentences we pass

@@ -9,8 +9,8 @@
 #        RUNS="cmlm-raw ar-raw" bash experiments/nat/run.sh        (a subset)
 #        OUT=runs/nat-copy RUNS="ar-seq_kd" bash experiments/nat/run.sh   (elsewhere than runs/nat)
 # A finished run's metrics, test results and outputs are kept in docs/results/logs/nat/runs/NAME (when OUT is
-# runs/nat), from which experiments/nat/table.py reads a run that runs/ no longer has.
-# Needs runs/protocol/shrunk-3-1 and runs/protocol/data/seq-full (experiments/protocol/run.py --stage 1 makes
+# runs/nat), from which experiments.nat.table reads a run that runs/ no longer has.
+# Needs runs/protocol/shrunk-3-1 and runs/protocol/data/seq-full (python -m experiments.protocol.run --stage 1 makes
 # both). Resumable: a finished run is skipped, an interrupted one resumes from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,14 +1,14 @@
 """Tables and plot of the Mask-Predict experiment: students' BLEU and speed, and the data they learnt from.
 
-    python experiments/nat/table.py [--runs runs/nat] [--stats runs/data_stats] [--no-docs]
+    python -m experiments.nat.table [--runs runs/nat] [--stats runs/data_stats] [--no-docs]
 
-Reads what `experiments/nat/run.sh` (test-set evaluations), `bench/nat_speed.py` (decoding speed),
-`experiments/data_stats/run.sh` (complexity and faithfulness) and `bench/compression.py` (the PyTorch
-teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of
-docs/results.md and draws docs/img/nat-complexity.png.
+Reads what `experiments/nat/run.sh` (test-set evaluations), `bench.nat_speed` (decoding speed),
+`experiments/data_stats/run.sh` (complexity and faithfulness) and `bench.compression` (the PyTorch
+teacher's BLEU) wrote, prints the Markdown tables, fills the `nat` and `data-stats` sections of the results
+docs (docs/results.md and the notebook's pages in docs/results/passes/) and draws docs/img/nat-complexity.png.
 
 A run missing from `--runs` (a new machine has no runs/) is read from its archive in
-docs/results/logs/nat/runs/NAME (`experiments/run_records.py`). Archives made before test outputs were kept
+docs/results/logs/nat/runs/NAME (`experiments.run_records`). Archives made before test outputs were kept
 hold none, so a paired test that cannot be computed is taken from docs/results/logs/nat/p_values.json, which
 keeps every p-value this script computed with both sides' BLEU, and only while both are still the table's.
 """
@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import RESULTS_DOCS, fill_sections
+from experiments.protocol.plan import archive_dir
+from experiments.protocol.table import paired_p_value
+from experiments.run_records import RunRecord, load_run
+from s2s.corpus import read_corpus
 
-from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.plan import archive_dir  # noqa: E402
-from experiments.protocol.table import paired_p_value  # noqa: E402
-from experiments.run_records import RunRecord, load_run  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
 STAGE1_RUN = REPO / "runs" / "protocol" / "stage1-nll"
@@ -206,8 +205,8 @@ def main() -> int:
     print(students, "\n\n" + p_values, "\n\n" + data)
     if not args.no_docs:
         kept_path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        fill_section(REPO / "docs" / "results.md", "nat", f"{students}\n\nPaired bootstrap: {p_values}.")
-        fill_section(REPO / "docs" / "results.md", "data-stats", data)
+        fill_sections(RESULTS_DOCS, "nat", f"{students}\n\nPaired bootstrap: {p_values}.")
+        fill_sections(RESULTS_DOCS, "data-stats", data)
         plot(points, REPO / "docs" / "img" / "nat-complexity.png")
     return 0
 

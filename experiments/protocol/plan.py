@@ -154,7 +154,7 @@ def base_step(out: Path, base: str) -> int:
     manifest = out / BASES[base].run / "final" / "manifest.json"
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: the stage-1 base {BASES[base].run!r} has not finished; "
-                                f"run `python experiments/protocol/run.py --stage 1 --only {BASES[base].run}` first")
+                                f"run `python -m experiments.protocol.run --stage 1 --only {BASES[base].run}` first")
     metrics = json.loads(manifest.read_text(encoding="utf-8"))["metrics"]
     return int(metrics.get("best_step") or metrics["steps"])
 

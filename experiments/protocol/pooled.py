@@ -1,6 +1,6 @@
-"""Stage-2 rows pooled over several instances of a stage-1 base, for docs/results.md.
+"""Stage-2 rows pooled over several instances of a stage-1 base, for the results docs.
 
-    python experiments/protocol/pooled.py --bases nll-1k,nll-1k-b2 [--recipe restart] [--out runs/protocol] [--no-docs]
+    python -m experiments.protocol.pooled --bases nll-1k,nll-1k-b2 [--recipe restart] [--out runs/protocol] [--no-docs]
 
 One stage-1 base is one draw: row means moved by up to a third of a BLEU point between two instances of the
 same base recipe, as much as the differences between distilling rows. A finding worth keeping should hold
@@ -29,16 +29,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import RESULTS_DOCS, fill_sections
+from experiments.protocol.pairs_plot import Key, comparisons, pair_differences, plot_pairs
+from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder
+from experiments.protocol.significance import holm, sign_flip_p
+from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records
+from experiments.run_records import RunRecord
+from s2s.corpus import read_corpus
 
-from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.pairs_plot import Key, comparisons, pair_differences, plot_pairs  # noqa: E402
-from experiments.protocol.plan import BASES, DATA, ROWS, STAGE2, stage2_folder  # noqa: E402
-from experiments.protocol.significance import holm, sign_flip_p  # noqa: E402
-from experiments.protocol.table import DECODINGS, LABELS, fmt_ps, mean_sd, paired_p_value, record, stage2_records  # noqa: E402
-from experiments.run_records import RunRecord  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def seed_of(run: RunRecord) -> str:
@@ -177,7 +176,7 @@ def main() -> int:
     print(table)
     if not args.no_docs:
         tag = f"protocol-pooled-{'+'.join(bases)}"
-        fill_section(REPO / "docs" / "results.md", tag, table)
+        fill_sections(RESULTS_DOCS, tag, table)
         plot_pairs(comparisons(runs, starts, BASELINE_ROWS), bases, REPO / "docs" / "img" / f"{tag}.png")
     return 0
 

@@ -13,12 +13,12 @@ So the whole protocol, many hours of 2-core time, can be stopped and started aga
 claimed (a `.claim` file with the driver's pid) while a driver works on it, so several drivers started on
 the same rows and seeds share the work; a claim whose driver is gone is taken over.
 
-Usage:
-  python experiments/protocol/run.py --stage 1            # stage-1 students (and the Seq-KD data first)
-  python experiments/protocol/run.py --stage 2 --seeds 1,2,3 --parallel 2
-  python experiments/protocol/run.py --stage 2 --rows word_kd,ka --seeds 1 --dry-run
-  python experiments/protocol/run.py --stage 2 --base nll-long --recipe continue   # stage 1's LR, continued
-Then `python experiments/protocol/table.py` writes the tables for docs/results.md.
+Usage, from the repository root:
+  python -m experiments.protocol.run --stage 1            # stage-1 students (and the Seq-KD data first)
+  python -m experiments.protocol.run --stage 2 --seeds 1,2,3 --parallel 2
+  python -m experiments.protocol.run --stage 2 --rows word_kd,ka --seeds 1 --dry-run
+  python -m experiments.protocol.run --stage 2 --base nll-long --recipe continue   # stage 1's LR, continued
+Then `python -m experiments.protocol.table` writes the tables into the results docs (docs/results/passes/).
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from experiments.protocol.plan import (  # noqa: E402
+from experiments.protocol.plan import (
     BASES,
     DATA,
     REPO,
@@ -46,7 +44,7 @@ from experiments.protocol.plan import (  # noqa: E402
     stage1_runs,
     stage2_runs,
 )
-from experiments.run_records import archive  # noqa: E402
+from experiments.run_records import archive
 
 
 def _log(message: str) -> None:

@@ -1,6 +1,6 @@
-"""The protocol's tables for docs/results.md, from the runs of experiments/protocol/run.py.
+"""The protocol's tables for the results docs, from the runs of `python -m experiments.protocol.run`.
 
-    python experiments/protocol/table.py [--out runs/protocol] [--base nll] [--recipe restart] [--no-docs]
+    python -m experiments.protocol.table [--out runs/protocol] [--base nll] [--recipe restart] [--no-docs]
 
 Stage 1: each stage-1 student (steps, where validation peaked, test BLEU). Stage 2: per objective, the mean
 ± standard deviation over seeds of BLEU (greedy, beam 5) and chrF on the whole test set, and sacrebleu's
@@ -19,13 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from bench.doc_section import RESULTS_DOCS, fill_sections
+from experiments.protocol.plan import ARCHIVE, BASES, DATA, ROWS, STAGE2, archive_dir, stage2_folder
+from experiments.run_records import RunRecord, load_run
+from s2s.corpus import read_corpus
 
-from bench.doc_section import fill_section  # noqa: E402
-from experiments.protocol.plan import ARCHIVE, BASES, DATA, ROWS, STAGE2, archive_dir, stage2_folder  # noqa: E402
-from experiments.run_records import RunRecord, load_run  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k=8)", "ka": "KA (λ=0.5, k'=8)",
           "jsd": "½KA+½KD (α=0.5)", "tie_kd": "TIE-KD (α=0.5, margin 1)", "ka_on_policy": "on-policy KA (sampled)",
@@ -204,11 +203,10 @@ def main() -> int:
     diag, series = diagnostics(args.out, folder)
     print(one, two, diag, sep="\n\n")
     if not args.no_docs:
-        doc = REPO / "docs" / "results.md"
-        fill_section(doc, "protocol-stage1", one)
+        fill_sections(RESULTS_DOCS, "protocol-stage1", one)
         tag = folder.removeprefix("stage2-")
-        fill_section(doc, f"protocol-stage2-{tag}", two)
-        fill_section(doc, f"protocol-diagnostics-{tag}", diag)
+        fill_sections(RESULTS_DOCS, f"protocol-stage2-{tag}", two)
+        fill_sections(RESULTS_DOCS, f"protocol-diagnostics-{tag}", diag)
         plot(series, REPO / "docs" / "img" / f"protocol-diagnostics-{tag}.png")
     return 0
 

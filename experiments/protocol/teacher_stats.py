@@ -1,6 +1,6 @@
 """What label smoothing left in the teacher's distributions: how much a word-level KD target can carry.
 
-    python experiments/protocol/teacher_stats.py [--sentences 400]
+    python -m experiments.protocol.teacher_stats [--sentences 400]
 
 On the first validation verses under teacher forcing: the teacher's mean probability of its top-1 token and
 of the reference token, the mass outside its top-8 (what Word-KD's tail bucket and KA's rest term see), the
@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from experiments.protocol.plan import DATA, TEACHER  # noqa: E402
-from s2s.batching import length_sorted_batches  # noqa: E402
-from s2s.checkpoint import load_checkpoint  # noqa: E402
-from s2s.corpus import read_corpus  # noqa: E402
-from student_trainer.batches import Batch, forward_logits, to_tensors  # noqa: E402
+from experiments.protocol.plan import DATA, TEACHER
+from s2s.batching import length_sorted_batches
+from s2s.checkpoint import load_checkpoint
+from s2s.corpus import read_corpus
+from student_trainer.batches import Batch, forward_logits, to_tensors
 
 
 @torch.inference_mode()

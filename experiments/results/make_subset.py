@@ -1,4 +1,4 @@
-"""Draw the low-resource training subset used by every student in docs/results.md.
+"""Draw the low-resource training subset used by every student in docs/results-2026-11-22.md.
 
 A fixed-seed random sample of the Bible training verses, kept in corpus order, so that all methods see
 the same source sentences and the Seq-KD / Seq-Inter data (beam search over every sentence) stays

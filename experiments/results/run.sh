@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces docs/results.md: every student-tiny recipe distilled from the reference teacher with the same
+# Reproduces docs/results-2026-11-22.md: every student-tiny recipe distilled from the reference teacher with the same
 # step budget on the same low-resource subset (8,000 verses), evaluated on the full Bible test set.
 # Usage: bash experiments/results/run.sh [STEPS]   (after scripts/setup.sh; about an hour on 2 quiet cores)
-# Logs and checkpoints go to runs/results/; the table to docs/results.md via experiments/results/table.py.
+# Logs and checkpoints go to runs/results/; experiments.results.table prints that document's table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .venv/bin/activate
@@ -26,7 +26,7 @@ if ! python -m services.teacher.healthcheck --target "127.0.0.1:$TEACHER_PORT" >
   until python -m services.teacher.healthcheck --target "127.0.0.1:$TEACHER_PORT" >/dev/null 2>&1; do sleep 2; done
 fi
 
-python experiments/results/make_subset.py --data ../shared/data/bible-es-en/train.tsv --out "$OUT/data/train8k.tsv"
+python -m experiments.results.make_subset --data ../shared/data/bible-es-en/train.tsv --out "$OUT/data/train8k.tsv"
 seq_data() {  # the Seq-KD / Seq-Inter corpora, made once, before the first run that needs them
   if [ ! -f "$OUT/data/seq8k/seq_inter.tsv" ]; then
     kd distill-data --teacher "127.0.0.1:$TEACHER_PORT" --data "$OUT/data/train8k.tsv" --out "$OUT/data/seq8k" \
@@ -55,4 +55,4 @@ for name in ${RUNS:-nll word_kd ka seq_kd jsd seq_inter seq_kd_word_kd}; do
     *) train "$name" "$name" ;;
   esac
 done
-python experiments/results/table.py --runs "$OUT" --steps "$STEPS"
+python -m experiments.results.table --runs "$OUT" --steps "$STEPS"

@@ -1,4 +1,4 @@
-"""Print the docs/results.md table from the runs of experiments/results/run.sh (results.json + manifests)."""
+"""Print the docs/results-2026-11-22.md table from the runs of experiments/results/run.sh (results.json + manifests)."""
 
 from __future__ import annotations
 

@@ -69,9 +69,8 @@ def test_the_mean_per_base_keeps_the_order_of_the_bases(tmp_path: Path) -> None:
 
 
 def test_the_command_line_wants_known_bases_each_once() -> None:
-    script = REPO / "experiments" / "protocol" / "pooled.py"
     for bases, says in ((",", "at least one base"), ("nll-1k,nope", "unknown base(s) nope"),
                         ("nll-1k,nll-1k", "named twice")):
-        done = subprocess.run([sys.executable, str(script), "--bases", bases, "--no-docs"], capture_output=True,
-                              text=True)
+        done = subprocess.run([sys.executable, "-m", "experiments.protocol.pooled", "--bases", bases, "--no-docs"],
+                              cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 2 and says in done.stderr

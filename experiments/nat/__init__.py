@@ -1,0 +1,1 @@
+"""The Mask-Predict experiment: its runs (run.sh) and its tables (table.py)."""
