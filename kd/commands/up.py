@@ -19,9 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "Ray training job), exports it and makes it the gateway's default model. "
                                     "Ctrl-C stops everything; a second run reuses finished artefacts.")
     up.add_argument("--work-dir", type=Path, default=defaults.work_dir, help="where artefacts and logs go")
-    up.add_argument("--teacher", type=Path, default=None,
+    up.add_argument("--teacher", type=Path, action="append", default=[],
                     help="teacher model folder (default: the reference teacher in ../shared/models, "
-                         "or a teacher-small trained first)")
+                         "or a teacher-small trained first); repeat it to distil from an ensemble of teachers "
+                         "of one vocabulary (the first is the one exported, shrunk and evaluated)")
     up.add_argument("--plan", default=defaults.plan,
                     help="the distillation plan: a bundled name (default) or a YAML file (kd/stack/plans/)")
     up.add_argument("--recipe", default=None, help="training recipe instead of the plan's (bundled name or file)")
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = UpConfig(work_dir=args.work_dir, teacher=args.teacher, plan=args.plan, recipe=args.recipe,
+    config = UpConfig(work_dir=args.work_dir, teacher=tuple(args.teacher), plan=args.plan, recipe=args.recipe,
                       max_steps=args.max_steps, overrides=tuple(args.overrides), teacher_steps=args.teacher_steps,
                       gateway_port=args.port, eval_limit=args.eval_limit or None, train_limit=args.train_limit,
                       exit_when_ready=args.exit_when_ready)

@@ -31,7 +31,8 @@ class UpConfig:
     """What `kd up` runs; the defaults serve the reference teacher at once and then distil a student."""
 
     work_dir: Path = Path("runs/up")
-    teacher: Path | None = None
+    teacher: tuple[Path, ...] = ()
+    """`--teacher` folders; two or more are served as an ensemble (the first is exported, shrunk, evaluated)."""
     plan: str = "default"
     recipe: str | None = None
     max_steps: int | None = None
@@ -133,22 +134,27 @@ class Up:
         return f"http://127.0.0.1:{dashboard}"
 
     def teacher(self, model: Path, redis_url: str) -> str:
+        """Serve `model`, with the further `--teacher` folders as an ensemble (its Generate runs on PyTorch)."""
         port, metrics = free_port(), free_port()
         target = f"127.0.0.1:{port}"
-        self.stack.start("teacher", [sys.executable, "-m", "services.teacher", "--model", str(model),
+        models = [model, *resolve_teachers(self.config)[1:]]
+        engine = ["--generate-engine", "ctranslate2"] if len(models) == 1 else []
+        self.stack.start("teacher", [sys.executable, "-m", "services.teacher",
+                                     *[arg for m in models for arg in ("--model", str(m))],
                                      "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
-                                     "--metrics-port", str(metrics), "--generate-engine", "ctranslate2",
-                                     "--max-batch-tokens", "60000"],
+                                     "--metrics-port", str(metrics), *engine, "--max-batch-tokens", "60000"],
                          command_succeeds([sys.executable, "-m", "services.teacher.healthcheck", "--target", target]),
                          300, self.env)
-        say(f"teacher: {model.name} serving on {target} (metrics http://127.0.0.1:{metrics}/metrics)")
+        say(f"teacher: {' + '.join(m.name for m in models)} serving on {target} "
+            f"(metrics http://127.0.0.1:{metrics}/metrics)")
         return target
 
     def distill_data(self, endpoint: str, plan: UpPlan) -> Path:
         """Seq-KD data of the training set through the teacher's Generate, as Ray tasks on the stack's head."""
         out = self.paths.seq_data
         if not (out / "seq_kd.tsv").is_file():
-            say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, CTranslate2)")
+            engine = "CTranslate2" if len(self.config.teacher) < 2 else "the ensemble's beam search on PyTorch"
+            say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, {engine})")
             self.stack.run("distill-data", [sys.executable, "-m", "kd", "distill-data", "--teacher", endpoint,
                                             "--data", str(self.paths.data / "train.tsv"), "--out", str(out),
                                             "--beam", str(plan.beam), "--nbest", "1", "--chunk-size", "1024"],
@@ -226,10 +232,15 @@ class Up:
         return poll
 
 
+def resolve_teachers(config: UpConfig) -> tuple[Path, ...]:
+    """The `--teacher` folders, checked and absolute (empty when none was given)."""
+    for folder in config.teacher:
+        if not (folder / "config.json").is_file():
+            raise KDError(f"--teacher {folder} is not a model folder (no config.json)")
+    return tuple(folder.resolve() for folder in config.teacher)
+
+
 def resolve_teacher(config: UpConfig) -> Path | None:
-    """`--teacher`, else the shared reference teacher, else None (a teacher is trained first)."""
-    if config.teacher is not None:
-        if not (config.teacher / "config.json").is_file():
-            raise KDError(f"--teacher {config.teacher} is not a model folder (no config.json)")
-        return config.teacher.resolve()
-    return find_shared_teacher()
+    """The first `--teacher`, else the shared reference teacher, else None (a teacher is trained first)."""
+    teachers = resolve_teachers(config)
+    return teachers[0] if teachers else find_shared_teacher()
