@@ -13,6 +13,7 @@ vocabulary (`s2s.teacher.ensemble.check_members`).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +41,17 @@ class _Member:
         rows = mask.shape[0]
         tokens = (torch.full((rows, 1), self.start_id, dtype=torch.long, device=mask.device)
                   if last is None else last[:, None])
+        name = _cache_argument(self.model)
         out = self.model(encoder_outputs=self.encoder, attention_mask=mask, decoder_input_ids=tokens,
-                         past_key_values=self.cache, use_cache=True)
-        self.cache = out.past_key_values
+                         use_cache=True, **{name: self.cache})
+        self.cache = out[name]
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+
+def _cache_argument(model: Any) -> str:
+    """What the model's forward calls its key/value cache: `cache` from transformers 5.2x (which deprecates
+    `past_key_values`), `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()

@@ -12,10 +12,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from s2s.ct2_runtime import Ct2Model
-from s2s.export import export_checkpoint
 from s2s.languages import Languages
+
+if TYPE_CHECKING:
+    from s2s.ct2_runtime import Ct2Model
+
+# CTranslate2 is imported when an engine is made, so that a teacher without them runs where it is not installed.
 
 
 class StartupExport:
@@ -26,6 +30,8 @@ class StartupExport:
         self.folder = self._tmp / "export"
         self.quantization = quantization
         try:
+            from s2s.export import export_checkpoint
+
             export_checkpoint(model_dir, self.folder, quantization=quantization, languages=languages)
         except BaseException:
             self.close()
@@ -43,7 +49,9 @@ class Ct2Generator:
         self._own = export is None
         self.export = export or StartupExport(model_dir, quantization, languages)
         try:
-            self.model = Ct2Model(self.export.folder, threads=threads)
+            from s2s.ct2_runtime import Ct2Model
+
+            self.model: Ct2Model = Ct2Model(self.export.folder, threads=threads)
         except BaseException:
             self.close()
             raise
