@@ -60,8 +60,13 @@ fi
 
 WHEELS=${KD_WHEELS:-.whl}
 if [ "$mode" = run ] && compgen -G "$WHEELS/*.whl" > /dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kd-site "$WHEELS"/*.whl
-  export PYTHONPATH=/tmp/kd-site${PYTHONPATH:+:$PYTHONPATH}
+  if "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kd-site \
+      "$WHEELS"/*.whl; then
+    export PYTHONPATH=/tmp/kd-site${PYTHONPATH:+:$PYTHONPATH}
+  else
+    echo "gpu_check.sh: the wheels in $WHEELS do not install for $("$PY" --version) (--prepare makes them for" \
+         "Python 3.12); going on without them" >&2
+  fi
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 flags=()

@@ -64,9 +64,9 @@ def load_models(config: ServerConfig, device: torch.device, dtype: torch.dtype,
     else:
         model_id = "+".join(c.manifest.model_id for c in loaded)
         members = tuple(TeacherMember(c.manifest.model_id, w, i) for c, w, i in zip(loaded, weights, ids, strict=True))
-        models = TeacherModels(loaded[0], Ensemble([c.model for c in loaded], weights), None, model_id,
-                               codec.ensemble_id(model_id, ids, weights), members)
-        models.scorer = models.generator
+        ensemble = Ensemble([c.model for c in loaded], weights)
+        models = TeacherModels(loaded[0], ensemble, ensemble, model_id, codec.ensemble_id(model_id, ids, weights),
+                               members)
         log.info("ensemble of %d teachers: %s", len(loaded),
                  ", ".join(f"{m.model_id} ({m.weight:.3g})" for m in members))
     try:

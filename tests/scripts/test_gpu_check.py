@@ -15,7 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _run(args: list[str], env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(REPO_ROOT / "scripts" / "gpu_check.sh"), *args], cwd=REPO_ROOT,
-                          env={**os.environ, "KD_PYTHON": sys.executable, "OMP_NUM_THREADS": "1", **env},
+                          env={**os.environ, "KD_PYTHON": sys.executable, "OMP_NUM_THREADS": "1",
+                               "KD_WHEELS": str(REPO_ROOT / "no-such-folder"), **env},
                           capture_output=True, text=True, timeout=timeout_s)
 
 
