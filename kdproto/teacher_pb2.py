@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkd/teacher/v1/teacher.proto\x12\rkd.teacher.v1\"J\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.kd.teacher.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"*\n\nCacheStats\x12\x0c\n\x04hits\x18\x01 \x01(\x05\x12\x0e\n\x06misses\x18\x02 \x01(\x05\"\r\n\x0bInfoRequest\"\xb7\x02\n\x0cInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nvocab_size\x18\x02 \x01(\x05\x12\x19\n\x11vocab_fingerprint\x18\x03 \x01(\t\x12\x0e\n\x06pad_id\x18\x04 \x01(\x05\x12\x0e\n\x06\x65os_id\x18\x05 \x01(\x05\x12\x16\n\x0emax_source_len\x18\x06 \x01(\x05\x12\x16\n\x0emax_target_len\x18\x07 \x01(\x05\x12\r\n\x05max_k\x18\x08 \x01(\x05\x12\x18\n\x10max_batch_tokens\x18\t \x01(\x05\x12\x15\n\rmax_beam_size\x18\n \x01(\x05\x12\x12\n\nteacher_id\x18\x0b \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x0c \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\r \x01(\t\x12\x10\n\x08src_lang\x18\x0e \x01(\t\x12\x10\n\x08tgt_lang\x18\x0f \x01(\t\"\\\n\x0cSentencePair\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12%\n\x06target\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"H\n\x0bTopKRequest\x12.\n\tsentences\x18\x01 \x03(\x0b\x32\x1b.kd.teacher.v1.SentencePair\x12\t\n\x01k\x18\x02 \x01(\x05\"\x7f\n\x07TopKRow\x12\"\n\x03ids\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12#\n\x04logq\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12+\n\x0crest_logmass\x18\x03 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"^\n\x0cTopKResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.kd.teacher.v1.TopKRow\x12(\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x19.kd.teacher.v1.CacheStats\"\x84\x01\n\tScoreItem\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12%\n\x06target\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12)\n\ncandidates\x18\x03 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"7\n\x0cScoreRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kd.teacher.v1.ScoreItem\"4\n\rScoreResponse\x12#\n\x04logq\x18\x01 \x03(\x0b\x32\x15.kd.teacher.v1.Tensor\"\x82\x01\n\x0fGenerateRequest\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.kd.teacher.v1.Tensor\x12\x11\n\tbeam_size\x18\x02 \x01(\x05\x12\r\n\x05nbest\x18\x03 \x01(\x05\x12\x0f\n\x07max_len\x18\x04 \x01(\x05\x12\x14\n\x0csource_texts\x18\x05 \x03(\t\"M\n\nHypothesis\x12\"\n\x03ids\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04text\x18\x03 \x01(\t\"6\n\x05NBest\x12-\n\nhypotheses\x18\x01 \x03(\x0b\x32\x19.kd.teacher.v1.Hypothesis\"c\n\x10GenerateResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.kd.teacher.v1.NBest\x12(\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x19.kd.teacher.v1.CacheStats*x\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44TYPE_UINT16\x10\x01\x12\x0f\n\x0b\x44TYPE_INT32\x10\x02\x12\x0f\n\x0b\x44TYPE_INT64\x10\x03\x12\x11\n\rDTYPE_FLOAT16\x10\x04\x12\x11\n\rDTYPE_FLOAT32\x10\x05\x32\x9c\x02\n\x07Teacher\x12?\n\x04Info\x12\x1a.kd.teacher.v1.InfoRequest\x1a\x1b.kd.teacher.v1.InfoResponse\x12?\n\x04TopK\x12\x1a.kd.teacher.v1.TopKRequest\x1a\x1b.kd.teacher.v1.TopKResponse\x12\x42\n\x05Score\x12\x1b.kd.teacher.v1.ScoreRequest\x1a\x1c.kd.teacher.v1.ScoreResponse\x12K\n\x08Generate\x12\x1e.kd.teacher.v1.GenerateRequest\x1a\x1f.kd.teacher.v1.GenerateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkd/teacher/v1/teacher.proto\x12\rkd.teacher.v1\"J\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.kd.teacher.v1.DType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"*\n\nCacheStats\x12\x0c\n\x04hits\x18\x01 \x01(\x05\x12\x0e\n\x06misses\x18\x02 \x01(\x05\"\r\n\x0bInfoRequest\"\xef\x02\n\x0cInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nvocab_size\x18\x02 \x01(\x05\x12\x19\n\x11vocab_fingerprint\x18\x03 \x01(\t\x12\x0e\n\x06pad_id\x18\x04 \x01(\x05\x12\x0e\n\x06\x65os_id\x18\x05 \x01(\x05\x12\x16\n\x0emax_source_len\x18\x06 \x01(\x05\x12\x16\n\x0emax_target_len\x18\x07 \x01(\x05\x12\r\n\x05max_k\x18\x08 \x01(\x05\x12\x18\n\x10max_batch_tokens\x18\t \x01(\x05\x12\x15\n\rmax_beam_size\x18\n \x01(\x05\x12\x12\n\nteacher_id\x18\x0b \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x0c \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\r \x01(\t\x12\x10\n\x08src_lang\x18\x0e \x01(\t\x12\x10\n\x08tgt_lang\x18\x0f \x01(\t\x12&\n\x07members\x18\x10 \x03(\x0b\x32\x15.kd.teacher.v1.Member\x12\x0e\n\x06\x65ngine\x18\x11 \x01(\t\">\n\x06Member\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x12\n\nteacher_id\x18\x03 \x01(\t\"\\\n\x0cSentencePair\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12%\n\x06target\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"H\n\x0bTopKRequest\x12.\n\tsentences\x18\x01 \x03(\x0b\x32\x1b.kd.teacher.v1.SentencePair\x12\t\n\x01k\x18\x02 \x01(\x05\"\x7f\n\x07TopKRow\x12\"\n\x03ids\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12#\n\x04logq\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12+\n\x0crest_logmass\x18\x03 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"^\n\x0cTopKResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.kd.teacher.v1.TopKRow\x12(\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x19.kd.teacher.v1.CacheStats\"\x84\x01\n\tScoreItem\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12%\n\x06target\x18\x02 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12)\n\ncandidates\x18\x03 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\"7\n\x0cScoreRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.kd.teacher.v1.ScoreItem\"4\n\rScoreResponse\x12#\n\x04logq\x18\x01 \x03(\x0b\x32\x15.kd.teacher.v1.Tensor\"\x82\x01\n\x0fGenerateRequest\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.kd.teacher.v1.Tensor\x12\x11\n\tbeam_size\x18\x02 \x01(\x05\x12\r\n\x05nbest\x18\x03 \x01(\x05\x12\x0f\n\x07max_len\x18\x04 \x01(\x05\x12\x14\n\x0csource_texts\x18\x05 \x03(\t\"M\n\nHypothesis\x12\"\n\x03ids\x18\x01 \x01(\x0b\x32\x15.kd.teacher.v1.Tensor\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04text\x18\x03 \x01(\t\"6\n\x05NBest\x12-\n\nhypotheses\x18\x01 \x03(\x0b\x32\x19.kd.teacher.v1.Hypothesis\"c\n\x10GenerateResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.kd.teacher.v1.NBest\x12(\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x19.kd.teacher.v1.CacheStats*x\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44TYPE_UINT16\x10\x01\x12\x0f\n\x0b\x44TYPE_INT32\x10\x02\x12\x0f\n\x0b\x44TYPE_INT64\x10\x03\x12\x11\n\rDTYPE_FLOAT16\x10\x04\x12\x11\n\rDTYPE_FLOAT32\x10\x05\x32\x9c\x02\n\x07Teacher\x12?\n\x04Info\x12\x1a.kd.teacher.v1.InfoRequest\x1a\x1b.kd.teacher.v1.InfoResponse\x12?\n\x04TopK\x12\x1a.kd.teacher.v1.TopKRequest\x1a\x1b.kd.teacher.v1.TopKResponse\x12\x42\n\x05Score\x12\x1b.kd.teacher.v1.ScoreRequest\x1a\x1c.kd.teacher.v1.ScoreResponse\x12K\n\x08Generate\x12\x1e.kd.teacher.v1.GenerateRequest\x1a\x1f.kd.teacher.v1.GenerateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kd.teacher.v1.teacher_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DTYPE']._serialized_start=1503
-  _globals['_DTYPE']._serialized_end=1623
+  _globals['_DTYPE']._serialized_start=1623
+  _globals['_DTYPE']._serialized_end=1743
   _globals['_TENSOR']._serialized_start=46
   _globals['_TENSOR']._serialized_end=120
   _globals['_CACHESTATS']._serialized_start=122
@@ -40,29 +40,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INFOREQUEST']._serialized_start=166
   _globals['_INFOREQUEST']._serialized_end=179
   _globals['_INFORESPONSE']._serialized_start=182
-  _globals['_INFORESPONSE']._serialized_end=493
-  _globals['_SENTENCEPAIR']._serialized_start=495
-  _globals['_SENTENCEPAIR']._serialized_end=587
-  _globals['_TOPKREQUEST']._serialized_start=589
-  _globals['_TOPKREQUEST']._serialized_end=661
-  _globals['_TOPKROW']._serialized_start=663
-  _globals['_TOPKROW']._serialized_end=790
-  _globals['_TOPKRESPONSE']._serialized_start=792
-  _globals['_TOPKRESPONSE']._serialized_end=886
-  _globals['_SCOREITEM']._serialized_start=889
-  _globals['_SCOREITEM']._serialized_end=1021
-  _globals['_SCOREREQUEST']._serialized_start=1023
-  _globals['_SCOREREQUEST']._serialized_end=1078
-  _globals['_SCORERESPONSE']._serialized_start=1080
-  _globals['_SCORERESPONSE']._serialized_end=1132
-  _globals['_GENERATEREQUEST']._serialized_start=1135
-  _globals['_GENERATEREQUEST']._serialized_end=1265
-  _globals['_HYPOTHESIS']._serialized_start=1267
-  _globals['_HYPOTHESIS']._serialized_end=1344
-  _globals['_NBEST']._serialized_start=1346
-  _globals['_NBEST']._serialized_end=1400
-  _globals['_GENERATERESPONSE']._serialized_start=1402
-  _globals['_GENERATERESPONSE']._serialized_end=1501
-  _globals['_TEACHER']._serialized_start=1626
-  _globals['_TEACHER']._serialized_end=1910
+  _globals['_INFORESPONSE']._serialized_end=549
+  _globals['_MEMBER']._serialized_start=551
+  _globals['_MEMBER']._serialized_end=613
+  _globals['_SENTENCEPAIR']._serialized_start=615
+  _globals['_SENTENCEPAIR']._serialized_end=707
+  _globals['_TOPKREQUEST']._serialized_start=709
+  _globals['_TOPKREQUEST']._serialized_end=781
+  _globals['_TOPKROW']._serialized_start=783
+  _globals['_TOPKROW']._serialized_end=910
+  _globals['_TOPKRESPONSE']._serialized_start=912
+  _globals['_TOPKRESPONSE']._serialized_end=1006
+  _globals['_SCOREITEM']._serialized_start=1009
+  _globals['_SCOREITEM']._serialized_end=1141
+  _globals['_SCOREREQUEST']._serialized_start=1143
+  _globals['_SCOREREQUEST']._serialized_end=1198
+  _globals['_SCORERESPONSE']._serialized_start=1200
+  _globals['_SCORERESPONSE']._serialized_end=1252
+  _globals['_GENERATEREQUEST']._serialized_start=1255
+  _globals['_GENERATEREQUEST']._serialized_end=1385
+  _globals['_HYPOTHESIS']._serialized_start=1387
+  _globals['_HYPOTHESIS']._serialized_end=1464
+  _globals['_NBEST']._serialized_start=1466
+  _globals['_NBEST']._serialized_end=1520
+  _globals['_GENERATERESPONSE']._serialized_start=1522
+  _globals['_GENERATERESPONSE']._serialized_end=1621
+  _globals['_TEACHER']._serialized_start=1746
+  _globals['_TEACHER']._serialized_end=2030
 # @@protoc_insertion_point(module_scope)

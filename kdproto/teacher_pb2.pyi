@@ -46,7 +46,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_id", "vocab_size", "vocab_fingerprint", "pad_id", "eos_id", "max_source_len", "max_target_len", "max_k", "max_batch_tokens", "max_beam_size", "teacher_id", "device", "family", "src_lang", "tgt_lang")
+    __slots__ = ("model_id", "vocab_size", "vocab_fingerprint", "pad_id", "eos_id", "max_source_len", "max_target_len", "max_k", "max_batch_tokens", "max_beam_size", "teacher_id", "device", "family", "src_lang", "tgt_lang", "members", "engine")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     VOCAB_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,8 @@ class InfoResponse(_message.Message):
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     SRC_LANG_FIELD_NUMBER: _ClassVar[int]
     TGT_LANG_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     vocab_size: int
     vocab_fingerprint: str
@@ -77,7 +79,19 @@ class InfoResponse(_message.Message):
     family: str
     src_lang: str
     tgt_lang: str
-    def __init__(self, model_id: _Optional[str] = ..., vocab_size: _Optional[int] = ..., vocab_fingerprint: _Optional[str] = ..., pad_id: _Optional[int] = ..., eos_id: _Optional[int] = ..., max_source_len: _Optional[int] = ..., max_target_len: _Optional[int] = ..., max_k: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_beam_size: _Optional[int] = ..., teacher_id: _Optional[str] = ..., device: _Optional[str] = ..., family: _Optional[str] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ...) -> None: ...
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    engine: str
+    def __init__(self, model_id: _Optional[str] = ..., vocab_size: _Optional[int] = ..., vocab_fingerprint: _Optional[str] = ..., pad_id: _Optional[int] = ..., eos_id: _Optional[int] = ..., max_source_len: _Optional[int] = ..., max_target_len: _Optional[int] = ..., max_k: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_beam_size: _Optional[int] = ..., teacher_id: _Optional[str] = ..., device: _Optional[str] = ..., family: _Optional[str] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., engine: _Optional[str] = ...) -> None: ...
+
+class Member(_message.Message):
+    __slots__ = ("model_id", "weight", "teacher_id")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    weight: float
+    teacher_id: str
+    def __init__(self, model_id: _Optional[str] = ..., weight: _Optional[float] = ..., teacher_id: _Optional[str] = ...) -> None: ...
 
 class SentencePair(_message.Message):
     __slots__ = ("source", "target")

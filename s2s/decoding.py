@@ -68,8 +68,14 @@ def _sequence_scores(model: MarianMTModel, out: object, beam_size: int) -> list[
     if beam_size > 1:
         return [float(s) for s in out.sequences_scores]  # type: ignore[attr-defined]
     steps = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)  # type: ignore
-    finite = torch.where(torch.isfinite(steps), steps, torch.zeros_like(steps))
-    lengths = torch.isfinite(steps).sum(dim=1).clamp(min=1)
+    # Greedy search pads a finished row with <pad> until the batch's longest row ends: those steps are not
+    # part of the hypothesis (their log-probabilities are finite), so only steps up to its first </s> count.
+    generated = out.sequences[:, 1:][:, : steps.shape[1]]  # type: ignore[attr-defined]
+    is_eos = generated == model.config.eos_token_id
+    after_eos = (torch.cumsum(is_eos.long(), dim=1) - is_eos.long()) > 0
+    counted = torch.isfinite(steps) & ~after_eos
+    finite = torch.where(counted, steps, torch.zeros_like(steps))
+    lengths = counted.sum(dim=1).clamp(min=1)
     return (finite.sum(dim=1) / lengths).tolist()
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from kdproto import teacher_pb2 as pb
 from kdproto import tensors
 from s2s.decoding import Hypothesis
-from s2s.teacher.contract import TeacherError, TeacherInfo, TopKResult
+from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherMember, TopKResult
 
 
 def info_from(response: pb.InfoResponse) -> TeacherInfo:
@@ -21,7 +21,8 @@ def info_from(response: pb.InfoResponse) -> TeacherInfo:
         model_id=response.model_id, vocab_size=response.vocab_size, vocab_fingerprint=response.vocab_fingerprint,
         pad_id=response.pad_id, eos_id=response.eos_id, max_source_len=response.max_source_len,
         max_target_len=response.max_target_len, max_k=response.max_k, max_batch_tokens=response.max_batch_tokens,
-        family=response.family or "marian", src_lang=response.src_lang or None, tgt_lang=response.tgt_lang or None)
+        family=response.family or "marian", src_lang=response.src_lang or None, tgt_lang=response.tgt_lang or None,
+        members=tuple(TeacherMember(m.model_id, m.weight, m.teacher_id) for m in response.members))
 
 
 def topk_request(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int) -> pb.TopKRequest:

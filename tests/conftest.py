@@ -51,6 +51,17 @@ def micro_checkpoint(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokeni
     return save_checkpoint(model, tokenizer, out, manifest)
 
 
+@pytest.fixture(scope="session")
+def micro_checkpoint_b(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokenizer) -> Path:
+    """A second tiny random Marian on the same tokenizer as `micro_checkpoint` (another seed): an ensemble
+    member that shares its vocabulary but not its weights."""
+    model = build_model("test-micro", tokenizer, seed=2)
+    out = tmp_path_factory.mktemp("ckpt") / "micro-b"
+    manifest = Manifest(model_id="micro-b", vocab_fingerprint=tokenizer.fingerprint,
+                        parameters=count_parameters(model), preset="test-micro")
+    return save_checkpoint(model, tokenizer, out, manifest)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if anything created `~/.ray`: every Ray the project starts must use its own token
     (on a fresh machine there is no `~/.ray`, and CI runs with a throwaway HOME to prove it)."""

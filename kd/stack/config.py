@@ -26,9 +26,11 @@ class UpConfig:
 
     work_dir: Path = setting(Path("runs/up"), "where artefacts and logs go (one folder per corpus and teacher)",
                              metavar="DIR")
-    teacher: Path | None = setting(None, "teacher model folder: a checkpoint or a Hugging Face folder of any "
-                                         "supported family (docs/own-teacher.md); default: the reference teacher, "
-                                         "or, with --data, a teacher trained on the corpus first", metavar="DIR")
+    teacher: tuple[Path, ...] = setting((), "teacher model folder: a checkpoint or a Hugging Face folder of any "
+                                            "supported family (docs/own-teacher.md); repeat it to distil from an "
+                                            "ensemble (the first is exported and shrunk); default: the reference "
+                                            "teacher, or, with --data, a teacher trained on the corpus first",
+                                        metavar="DIR")
     plan: str = setting("default", "the distillation plan: a bundled name or a YAML file (kd/stack/plans/)")
     recipe: str | None = setting(None, "training recipe instead of the plan's (bundled name or file)")
     max_steps: int | None = setting(None, "student training steps (default: the plan's)")

@@ -147,15 +147,20 @@ class Up:
         return f"http://127.0.0.1:{dashboard}"
 
     def teacher(self, model: Path, redis_url: str) -> str:
+        """Serve `model`, with the further `--teacher` folders as an ensemble (its Generate runs on PyTorch)."""
         port, metrics = free_port(), free_port()
         target = f"127.0.0.1:{port}"
-        self.stack.start("teacher", [sys.executable, "-m", "services.teacher", "--model", str(model),
+        models = [model, *resolve_teachers(self.config)[1:]]
+        engine = ["--generate-engine", "ctranslate2"] if len(models) == 1 else []
+        self.stack.start("teacher", [sys.executable, "-m", "services.teacher",
+                                     *[arg for m in models for arg in ("--model", str(m))],
                                      "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
-                                     "--metrics-port", str(metrics), "--generate-engine", "ctranslate2",
-                                     "--max-batch-tokens", "60000", *self._direction_flags()],
+                                     "--metrics-port", str(metrics), *engine, "--max-batch-tokens", "60000",
+                                     *self._direction_flags()],
                          command_succeeds([sys.executable, "-m", "services.teacher.healthcheck", "--target", target]),
                          300, self.env)
-        say(f"teacher: {model.name} serving on {target} (metrics http://127.0.0.1:{metrics}/metrics)")
+        say(f"teacher: {' + '.join(m.name for m in models)} serving on {target} "
+            f"(metrics http://127.0.0.1:{metrics}/metrics)")
         return target
 
     def _direction_flags(self) -> list[str]:
@@ -170,7 +175,8 @@ class Up:
         """Seq-KD data of the training set through the teacher's Generate, as Ray tasks on the stack's head."""
         out = self.paths.seq_data
         if not (out / "seq_kd.tsv").is_file():
-            say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, CTranslate2)")
+            engine = "CTranslate2" if len(self.config.teacher) < 2 else "the ensemble's beam search on PyTorch"
+            say(f"Seq-KD data: translating the training set with the teacher (beam {plan.beam}, {engine})")
             self.stack.run("distill-data", [sys.executable, "-m", "kd", "distill-data", "--teacher", endpoint,
                                             "--data", str(self.paths.data / "train.tsv"), "--out", str(out),
                                             "--beam", str(plan.beam), "--nbest", "1", "--chunk-size", "1024",
@@ -264,10 +270,18 @@ class Up:
         return poll
 
 
+def resolve_teachers(config: UpConfig) -> tuple[Path, ...]:
+    """The `--teacher` folders, checked (a folder of a supported family, else an error naming what it holds)
+    and absolute; empty when none was given. Several are served as an ensemble."""
+    for folder in config.teacher:
+        family_of(folder)
+    return tuple(folder.resolve() for folder in config.teacher)
+
+
 def resolve_teacher(config: UpConfig) -> Path | None:
-    """`--teacher` (checked now: a folder of a supported family), else the shared reference teacher for the
-    bundled corpus, else None (a teacher is trained on the user's corpus first)."""
-    if config.teacher is not None:
-        family_of(config.teacher)  # refuses a missing folder or an unsupported architecture, naming both
-        return config.teacher.resolve()
+    """The first `--teacher` (every one checked now: a folder of a supported family), else the shared reference
+    teacher for the bundled corpus, else None (a teacher is trained on the user's corpus first)."""
+    teachers = resolve_teachers(config)
+    if teachers:
+        return teachers[0]
     return reference_teacher() if config.corpus is None else None

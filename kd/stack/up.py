@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from kd.stack.config import UpConfig
-from kd.stack.pipeline import Up, resolve_teacher, say
+from kd.stack.pipeline import Up, resolve_teacher, resolve_teachers, say
 from kd.stack.plan import UpPlan, load_plan
 from kd.stack.processes import ChildFailed, Stack
 from s2s.checkpoint import read_manifest
@@ -56,7 +56,8 @@ def _run(config: UpConfig, plan: UpPlan) -> None:
     with Stack(cwd=Path(__file__).resolve().parents[2], log_dir=work / "logs") as stack:
         up = Up(config, stack)
         given = resolve_teacher(config)
-        up.claim_work_dir(str(given) if given else "trained on the corpus")
+        members = resolve_teachers(config)
+        up.claim_work_dir(" + ".join(str(t) for t in members) if members else str(given or "trained on the corpus"))
         data = up.data()
         redis_url = up.redis()
         ray_address = up.ray_head()

@@ -91,6 +91,11 @@ class MBart50Family(TeacherFamily):
                 setattr(model.config, key, True)
         if getattr(tokenizer, "bos_token", None) is None:
             tokenizer.bos_token = tokenizer.convert_ids_to_tokens(0)
+        # CTranslate2 starts the decoder from the first target token (the language code, as mBART-25 does)
+        # unless the config names the mBART-50 tokenizer; PyTorch starts from `</s>` and then forces the code.
+        config = model.config
+        if config.decoder_start_token_id == config.eos_token_id and not getattr(config, "tokenizer_class", None):
+            config.tokenizer_class = "MBart50Tokenizer"
 
 
 class M2M100Family(TeacherFamily):

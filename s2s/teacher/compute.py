@@ -6,15 +6,19 @@ single-process training). They assume input already checked by `s2s.teacher.limi
 Teacher forcing: for a target `y = [y_1..y_T]` the decoder input is `[start] + y[:-1]`; row t answers y_t.
 The start token is the model's `decoder_start_token_id` (`<pad>` for Marian and T5, `</s>` for mBART-50,
 M2M100 and NLLB, whose labels begin with the target language's code).
+
+A "model" here is a Hugging Face seq2seq model, or any object that computes teacher-forced logits itself
+(`ForcedScorer`: an ensemble of teachers, a CTranslate2 export) and, for n-best, searches itself
+(`SelfSearching`: an ensemble).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from transformers import MarianMTModel
 
 from s2s.batching import length_sorted_batches
 from s2s.decoding import Hypothesis, generate_nbest
@@ -22,15 +26,40 @@ from s2s.teacher.contract import TopKResult
 from s2s.teacher.limits import DEFAULT_BATCH_TOKENS
 
 
-def model_device(model: MarianMTModel) -> torch.device:
+@runtime_checkable
+class ForcedScorer(Protocol):
+    """A model that computes its own teacher-forced logits (an ensemble, a CTranslate2 export)."""
+
+    config: Any
+    """What `limits_for` reads the position limits from."""
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def forced_logits(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int) -> torch.Tensor:
+        """Float32 logits (or log-probabilities) [B, T_max, V] of one batch; rows beyond a target are ignored."""
+        ...
+
+
+@runtime_checkable
+class SelfSearching(Protocol):
+    """A model with its own beam search (an ensemble: Hugging Face `generate` decodes one model)."""
+
+    def nbest(self, src: Sequence[np.ndarray], pad_id: int, beam_size: int, n: int, max_len: int, max_tokens: int,
+              forced_bos_id: int | None = None) -> list[list[Hypothesis]]: ...
+
+
+def model_device(model: Any) -> torch.device:
     """The device the model's weights are on."""
+    if isinstance(model, ForcedScorer):
+        return model.device
     return next(model.parameters()).device
 
 
 CPU_FORWARD_TOKENS = 1024
 
 
-def forward_tokens(model: MarianMTModel, budget: int) -> int:
+def forward_tokens(model: Any, budget: int) -> int:
     """Padded tokens per forward pass: the whole budget on a GPU; on CPU at most 1024, because the
     [B, T, V] logits of bigger passes fall out of the CPU caches and run slower per token."""
     return budget if model_device(model).type != "cpu" else min(budget, CPU_FORWARD_TOKENS)
@@ -59,20 +88,23 @@ def _chunks(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], max_tokens: in
     return list(length_sorted_batches([len(s) + len(t) for s, t in zip(src, tgt, strict=True)], max_tokens))
 
 
-def _logits(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], pad_id: int) -> torch.Tensor:
+def teacher_forced_logits(model: Any, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray],
+                          pad_id: int) -> torch.Tensor:
     """Float32 logits [B, T, V] of one padded batch (cast up from fp16/bf16 on GPU)."""
+    if isinstance(model, ForcedScorer):
+        return model.forced_logits(src, tgt, pad_id)
     start = getattr(model.config, "decoder_start_token_id", None)
     out = model(**_pad_pairs(src, tgt, pad_id, model_device(model), start))
     return out.logits.float()
 
 
 @torch.inference_mode()
-def topk(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int, pad_id: int,
+def topk(model: Any, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], k: int, pad_id: int,
          max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[TopKResult]:
     """Per target position the k most likely ids, their log q and the log of the probability left over."""
     results: list[TopKResult | None] = [None] * len(src)
     for batch in _chunks(src, tgt, max_tokens):
-        logits = _logits(model, [src[i] for i in batch], [tgt[i] for i in batch], pad_id)
+        logits = teacher_forced_logits(model, [src[i] for i in batch], [tgt[i] for i in batch], pad_id)
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)
         values, ids = logits.topk(k, dim=-1)
         logq = (values - lse).cpu().numpy()
@@ -88,12 +120,12 @@ def topk(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarr
 
 
 @torch.inference_mode()
-def score(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray],
+def score(model: Any, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray],
           candidates: Sequence[np.ndarray], pad_id: int, max_tokens: int = DEFAULT_BATCH_TOKENS) -> list[np.ndarray]:
     """log q of `candidates[i]` ([T_i, c_i] ids) at every target position: [T_i, c_i] float32 each."""
     results: list[np.ndarray | None] = [None] * len(src)
     for batch in _chunks(src, tgt, max_tokens):
-        logits = _logits(model, [src[i] for i in batch], [tgt[i] for i in batch], pad_id)
+        logits = teacher_forced_logits(model, [src[i] for i in batch], [tgt[i] for i in batch], pad_id)
         width = max(candidates[i].shape[1] for i in batch)
         index = np.zeros((len(batch), logits.shape[1], width), dtype=np.int64)
         for row, i in enumerate(batch):
@@ -106,9 +138,12 @@ def score(model: MarianMTModel, src: Sequence[np.ndarray], tgt: Sequence[np.ndar
     return [r for r in results if r is not None]
 
 
-def nbest(model: MarianMTModel, src: Sequence[np.ndarray], pad_id: int, beam_size: int, n: int, max_len: int,
+def nbest(model: Any, src: Sequence[np.ndarray], pad_id: int, beam_size: int, n: int, max_len: int,
           max_tokens: int = DEFAULT_BATCH_TOKENS, forced_bos_id: int | None = None) -> list[list[Hypothesis]]:
-    """Beam search n-best lists (Hugging Face `generate`; scores length-normalised as beam search ranks);
-    `forced_bos_id`: the target language's code that families like NLLB start every output with."""
+    """Beam search n-best lists (Hugging Face `generate`, or the model's own search; scores length-normalised
+    as beam search ranks); `forced_bos_id`: the target language's code that families like NLLB start every
+    output with."""
+    if isinstance(model, SelfSearching):
+        return model.nbest(src, pad_id, beam_size, n, max_len, max_tokens, forced_bos_id)
     sources = [[int(x) for x in s] for s in src]
     return generate_nbest(model, sources, pad_id, beam_size, n, max_len, max_tokens, forced_bos_id=forced_bos_id)

@@ -16,6 +16,15 @@ from s2s.errors import KDError
 
 
 @dataclass(frozen=True)
+class TeacherMember:
+    """One model of an ensemble teacher: its id, its weight in the mixture and its own cache namespace."""
+
+    model_id: str
+    weight: float
+    teacher_id: str = ""
+
+
+@dataclass(frozen=True)
 class TeacherInfo:
     """Identity and limits of a teacher; `vocab_fingerprint` must equal the student's."""
 
@@ -31,6 +40,8 @@ class TeacherInfo:
     family: str = "marian"
     src_lang: str | None = None
     tgt_lang: str | None = None
+    members: tuple[TeacherMember, ...] = ()
+    """The models of an ensemble teacher, whose answers are their weighted mean (empty for one model)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,8 +1,9 @@
 """Cache keys and compact cache values for per-sentence teacher results.
 
 Key: `kd:v1:{teacher_id}:{vocab_fp[:16]}:{op}:{params}:{sha256(source ids, target ids)}`. The teacher id
-includes a digest of the weights, so two different models never share entries; `params` holds everything
-else the answer depends on (k; beam, n-best, max length). Values are the wire precision of the answer
+includes a digest of the weights (of every member and the mixture weights for an ensemble), so two
+different teachers never share entries; `params` holds everything else the answer depends on (k; beam,
+n-best, max length; the engine where it is not PyTorch). Values are the wire precision of the answer
 (ids uint16 when the vocabulary fits, log-probs float16) behind a 2-byte format tag, so a cached answer is
 bit-identical to a computed one after wire encoding.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,16 @@ def teacher_id(model_id: str, folder: Path) -> str:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
     return f"{re.sub(r'[^A-Za-z0-9._-]', '_', model_id)}-{h.hexdigest()[:12]}"
+
+
+def ensemble_id(model_id: str, member_ids: Sequence[str], weights: Sequence[float]) -> str:
+    """`{model_id}-{digest}` of an ensemble: the digest covers every member's own namespace (model id and
+    weights digest) and the mixture weights, so an ensemble never shares entries with one of its members
+    or with the same members weighted otherwise."""
+    h = hashlib.sha256(b"ensemble")
+    for member, weight in zip(member_ids, weights, strict=True):
+        h.update(struct.pack("<I", len(member)) + member.encode() + struct.pack("<d", float(weight)))
+    return f"{re.sub(r'[^A-Za-z0-9._+-]', '_', model_id)[:80]}-{h.hexdigest()[:12]}"
 
 
 def sentence_digest(src: np.ndarray, tgt: np.ndarray | None = None) -> str:

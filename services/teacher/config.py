@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import typing
 from collections.abc import Callable, Mapping
@@ -23,21 +24,28 @@ from s2s.teacher.limits import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_M
 
 ENV_PREFIX = "KD_TEACHER_"
 GENERATE_ENGINES = ("torch", "ctranslate2")
+ENGINES = ("torch", "ctranslate2")
 QUANTIZATIONS = ("int8", "int16", "float32")
 
 
 def setting(default: Any, help: str, *, env: str | None = "", choices: tuple[str, ...] | None = None,
-            flag: str | None = None) -> Any:
-    """A field with its help text; `env=""` means `KD_TEACHER_<NAME>`, `env=None` no variable."""
-    return field(default=default, metadata={"help": help, "env": env, "choices": choices, "flag": flag})
+            flag: str | None = None, repeated: bool = False) -> Any:
+    """A field with its help text; `env=""` means `KD_TEACHER_<NAME>`, `env=None` no variable; a `repeated`
+    flag may be given several times (its values form a tuple)."""
+    return field(default=default, metadata={"help": help, "env": env, "choices": choices, "flag": flag,
+                                            "repeated": repeated})
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the teacher server needs to start."""
 
-    model: Path = setting(Path(), "teacher model folder: a checkpoint, or a Hugging Face folder of a supported "
-                                  "family (Marian/opus-mt, T5/mT5, mBART-50, M2M100/NLLB) (required)", env=None)
+    model: tuple[Path, ...] = setting(
+        (), "teacher model folder: a checkpoint, or a Hugging Face folder of a supported family (Marian/opus-mt, "
+            "T5/mT5, mBART-50, M2M100/NLLB) (required); repeat it to serve an ensemble, whose answers are the "
+            "weighted mean of the models' probabilities (they must share one vocabulary)", env=None, repeated=True)
+    weights: str | None = setting(None, "an ensemble's mixture weights, one per --model in order, e.g. 0.7,0.3 "
+                                        "(normalised to sum to one; default: equal weights)")
     src_lang: str | None = setting(None, "source language of a multilingual teacher (ISO code such as es, or the "
                                          "model's own code such as spa_Latn)")
     tgt_lang: str | None = setting(None, "target language of a multilingual teacher (as --src-lang)")
@@ -73,8 +81,14 @@ class ServerConfig:
                                             "CTranslate2 export of it made at start-up (2-3x faster on CPU)",
                                    choices=GENERATE_ENGINES)
     generate_quantization: str = setting("int8", "weights of the CTranslate2 Generate engine", choices=QUANTIZATIONS)
+    engine: str = setting("torch", "what computes TopK and Score: the PyTorch model, or CTranslate2 exports of it "
+                                   "made at start-up (same answers in float32; see docs/teacher.md)", choices=ENGINES)
+    engine_quantization: str = setting("float32", "weights of the CTranslate2 TopK/Score engine (int8 is faster "
+                                                  "and shifts the distributions slightly)", choices=QUANTIZATIONS)
 
     def __post_init__(self) -> None:
+        folders = (self.model,) if isinstance(self.model, (str, Path)) else self.model
+        object.__setattr__(self, "model", tuple(Path(m) for m in folders))
         checks = {
             "port": 0 <= self.port <= 65535, "max_batch_tokens": self.max_batch_tokens >= 64,
             "max_wait_ms": self.max_wait_ms >= 0, "cache_ttl_s": self.cache_ttl_s >= 1,
@@ -86,6 +100,7 @@ class ServerConfig:
             "threads": self.threads is None or self.threads >= 1,
             "generate_engine": self.generate_engine in GENERATE_ENGINES,
             "generate_quantization": self.generate_quantization in QUANTIZATIONS,
+            "engine": self.engine in ENGINES, "engine_quantization": self.engine_quantization in QUANTIZATIONS,
         }
         bad = [f"{_flag(name)} ({_env_name(name)})" for name, ok in checks.items() if not ok]
         if bad:
@@ -94,6 +109,35 @@ class ServerConfig:
             raise KDError("--tls-cert and --tls-key go together: give both to serve over TLS, or neither")
         if self.redis_url and self.redis_url_file:
             raise KDError("give the Redis URL once: --redis-url (REDIS_URL) or --redis-url-file, not both")
+        self._check_ensemble()
+
+    def _check_ensemble(self) -> None:
+        resolved = [m.resolve() for m in self.model]
+        twice = sorted({str(m) for m in self.model if resolved.count(m.resolve()) > 1})
+        if twice:
+            raise KDError(f"--model {twice[0]} is given twice; to count one model more, use --weights")
+        self.mixture_weights  # noqa: B018 - refuses bad --weights at start-up
+        if len(self.model) > 1 and self.generate_engine == "ctranslate2":
+            raise KDError("--generate-engine ctranslate2 decodes one model; an ensemble's Generate runs its own beam "
+                          "search on PyTorch: drop --generate-engine (or serve one --model)")
+
+    @property
+    def mixture_weights(self) -> tuple[float, ...]:
+        """The members' weights from `--weights`, normalised (equal when not given); bad values are refused."""
+        n = max(len(self.model), 1)
+        if self.weights is None or not self.weights.strip():
+            return tuple(1.0 / n for _ in range(n))
+        try:
+            values = [float(part) for part in self.weights.split(",")]
+        except ValueError as exc:
+            raise KDError(f"--weights {self.weights!r} ({_env_name('weights')}): write one number per --model, "
+                          "separated by commas, e.g. 0.5,0.5") from exc
+        if len(values) != n:
+            raise KDError(f"--weights {self.weights!r} gives {len(values)} weights for {n} --model folders; "
+                          "give one per model")
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise KDError(f"--weights {self.weights!r}: every weight must be a positive number")
+        return tuple(v / sum(values) for v in values)
 
     @property
     def languages(self) -> Languages:
@@ -120,7 +164,7 @@ def _env_name(name: str) -> str | None:
 
 def _base_type(name: str) -> Any:
     hint = typing.get_type_hints(ServerConfig)[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
     return args[0] if args else hint
 
 
@@ -135,7 +179,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         parse = Path if _base_type(name) is Path else _base_type(name)
         parser.add_argument(_flag(name), dest=name, type=parse, default=None, choices=f.metadata["choices"],
-                            required=name == "model", help=f.metadata["help"] + suffix)
+                            required=name == "model", help=f.metadata["help"] + suffix,
+                            action="append" if f.metadata["repeated"] else "store")
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -145,7 +190,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
     for name in _fields():
         flag_value = getattr(args, name, None)
         if flag_value is not None:
-            values[name] = flag_value
+            values[name] = tuple(flag_value) if isinstance(flag_value, list) else flag_value
         elif (var := _env_name(name)) is not None and env.get(var, "").strip():
             values[name] = _parse(var, env[var].strip(), _base_type(name))
     return ServerConfig(**values)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from s2s.checkpoint import Checkpoint
 from s2s.decoding import Hypothesis
 from s2s.teacher import compute
 from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
@@ -35,8 +34,8 @@ from services.teacher import cache_codec as codec
 from services.teacher.batcher import DynamicBatcher
 from services.teacher.cache import ResultCache
 from services.teacher.config import ServerConfig
-from services.teacher.generate_engine import Ct2Generator
 from services.teacher.metrics import TeacherMetrics
+from services.teacher.models import TeacherModels
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -60,23 +59,29 @@ class ServerInfo:
     teacher_id: str
     max_beam: int
     device: str
+    engine: str = "torch"
+    """What computes TopK and Score: `torch`, `ctranslate2-float32`, `ctranslate2-int8`."""
 
 
 class TeacherEngine:
-    """Validation, cache and batching around one loaded teacher model."""
+    """Validation, cache and batching around one loaded teacher (one model or an ensemble)."""
 
-    def __init__(self, checkpoint: Checkpoint, config: ServerConfig, cache: ResultCache, metrics: TeacherMetrics,
-                 device: str, ct2: Ct2Generator | None = None) -> None:
-        tok = checkpoint.tokenizer
-        self._model = checkpoint.model
+    def __init__(self, models: TeacherModels, config: ServerConfig, cache: ResultCache, metrics: TeacherMetrics,
+                 device: str) -> None:
+        tok = models.checkpoint.tokenizer
+        self._models = models
+        self._model = models.generator
+        self._scorer = models.scorer
         self._tokenizer = tok
-        self._ct2 = ct2
+        self._ct2 = models.ct2_generator
         self._cache = cache
         self._metrics = metrics
         self.limits = limits_for(self._model, tok.vocab_size, config.max_k, config.max_beam, config.max_batch_tokens)
-        teacher = teacher_info(checkpoint, self.limits)
-        self._info = ServerInfo(teacher, codec.teacher_id(checkpoint.manifest.model_id, checkpoint.path),
-                                config.max_beam, device)
+        teacher = replace(teacher_info(models.checkpoint, self.limits), model_id=models.model_id,
+                          members=models.members)
+        self._info = ServerInfo(teacher, models.teacher_id, config.max_beam, device, models.engine)
+        # TopK answers are keyed by the engine that computed them, except PyTorch's (the keys they always had).
+        self._topk_tag = "" if models.engine == "torch" else f":{models.engine}"
         self._batcher = DynamicBatcher(self._run, metrics, config.max_batch_tokens, config.max_wait_ms / 1000,
                                        config.dynamic_batching, config.max_queue_tokens)
 
@@ -89,7 +94,7 @@ class TeacherEngine:
         check_pairs(src, tgt, self.limits)
         check_k(k, self.limits)
         costs = self._charge("topk", [pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
-        keys = [self._key("topk", codec.topk_params(k), s, t) for s, t in zip(src, tgt, strict=True)]
+        keys = [self._key("topk", codec.topk_params(k) + self._topk_tag, s, t) for s, t in zip(src, tgt, strict=True)]
         vocab = self.limits.vocab_size
         return self._cached("topk", k, keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
                             lambda r: codec.encode_topk(r, vocab), codec.decode_topk,
@@ -129,8 +134,7 @@ class TeacherEngine:
         """Finish queued model work and release the cache connection."""
         self._batcher.close(timeout_s)
         self._cache.close()
-        if self._ct2 is not None:
-            self._ct2.close()
+        self._models.close()
 
     def _charge(self, op: str, costs: list[int]) -> list[int]:
         check_budget(sum(costs), self.limits)
@@ -181,11 +185,11 @@ class TeacherEngine:
 
     def _run(self, op: str, params: Any, inputs: list[Any]) -> list[Any]:
         """Run one merged batch on the model (called by the batcher's worker thread only)."""
-        pad, budget = self._info.teacher.pad_id, compute.forward_tokens(self._model, self.limits.max_batch_tokens)
+        pad, budget = self._info.teacher.pad_id, compute.forward_tokens(self._scorer, self.limits.max_batch_tokens)
         if op == "topk":
-            return compute.topk(self._model, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
+            return compute.topk(self._scorer, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
         if op == "score":
-            return compute.score(self._model, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
+            return compute.score(self._scorer, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
                                  [c for _, _, c in inputs], pad, budget)
         beam_size, nbest, max_len = params
         if self._ct2 is not None:

@@ -19,16 +19,16 @@ import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from s2s.checkpoint import Checkpoint, load_checkpoint
+from s2s.checkpoint import Checkpoint
 from s2s.device import pick_placement
 from s2s.errors import KDError
 from services.teacher import wire
 from services.teacher.cache import NoCache, RedisCache, ResultCache
 from services.teacher.config import ServerConfig
 from services.teacher.engine import TeacherEngine
-from services.teacher.generate_engine import Ct2Generator
 from services.teacher.handlers import TeacherHandlers
 from services.teacher.metrics import TeacherMetrics
+from services.teacher.models import load_models
 from services.teacher.security import TokenCheck, read_secret, refuse_placeholder, server_credentials
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,13 @@ class TeacherServer:
         placement = pick_placement(config.device)
         if placement.device.type == "cpu":
             torch.set_num_threads(config.threads or max(1, os.cpu_count() or 1))
-        self.checkpoint = checkpoint or load_checkpoint(config.model, device=placement.device, dtype=placement.dtype,
-                                                        languages=config.languages)
-        ct2 = (Ct2Generator(config.model, config.generate_quantization, config.threads or 0, config.languages)
-               if config.generate_engine == "ctranslate2" else None)
-        self.engine = TeacherEngine(self.checkpoint, config, self._make_cache(), self.metrics, placement.describe(),
-                                    ct2)
+        self.models = load_models(config, placement.device, placement.dtype, [checkpoint] if checkpoint else None)
+        self.checkpoint = self.models.checkpoint
+        try:
+            self.engine = TeacherEngine(self.models, config, self._make_cache(), self.metrics, placement.describe())
+        except BaseException:
+            self.models.close()
+            raise
         token = read_secret(config.auth_token_file, "teacher token") if config.auth_token_file else None
         self._grpc = grpc.server(ThreadPoolExecutor(config.workers, thread_name_prefix="teacher-rpc"),
                                  options=grpc_options(config.max_message_bytes),
@@ -103,8 +104,9 @@ class TeacherServer:
         for service in ("", wire.SERVICE_NAME):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
         info = self.engine.info()
-        log.info("teacher %s (%s) serving on %s:%d, device %s, dynamic batching %s, cache %s, metrics port %s",
-                 info.teacher.model_id, info.teacher_id, self.config.host, self.port, info.device,
+        log.info("teacher %s (%s) serving on %s:%d, device %s, TopK/Score engine %s, dynamic batching %s, cache %s, "
+                 "metrics port %s", info.teacher.model_id, info.teacher_id, self.config.host, self.port, info.device,
+                 info.engine,
                  "on" if self.config.dynamic_batching else "off",
                  "redis" if self.config.redis_url or self.config.redis_url_file else "off", self.metrics_port)
         log.info("transport: %s, %s", "TLS" if self.config.tls_cert else "plaintext (no --tls-cert)",

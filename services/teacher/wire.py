@@ -32,7 +32,9 @@ def info_response(info: ServerInfo) -> pb.InfoResponse:
         model_id=t.model_id, vocab_size=t.vocab_size, vocab_fingerprint=t.vocab_fingerprint, pad_id=t.pad_id,
         eos_id=t.eos_id, max_source_len=t.max_source_len, max_target_len=t.max_target_len, max_k=t.max_k,
         max_batch_tokens=t.max_batch_tokens, max_beam_size=info.max_beam, teacher_id=info.teacher_id,
-        device=info.device, family=t.family, src_lang=t.src_lang or "", tgt_lang=t.tgt_lang or "")
+        device=info.device, family=t.family, src_lang=t.src_lang or "", tgt_lang=t.tgt_lang or "",
+        members=[pb.Member(model_id=m.model_id, weight=m.weight, teacher_id=m.teacher_id) for m in t.members],
+        engine=info.engine)
 
 
 def _ids(message: Any, field: str, name: str, ndim: int = 1) -> np.ndarray:

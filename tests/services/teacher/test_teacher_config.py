@@ -66,9 +66,31 @@ def test_every_setting_is_declared_once_with_its_flag_variable_and_default(capsy
                             ).generate_engine == "ctranslate2"
 
 
+def test_model_repeats_into_an_ensemble_with_its_weights() -> None:
+    config = config_from_args(_module_args(["--model", "a", "--model", "b", "--weights", "3,1"]), {})
+    assert config.model == (Path("a"), Path("b")) and config.mixture_weights == (0.75, 0.25)
+    assert config_from_args(_module_args(["--model", "a", "--model", "b"]), {}).mixture_weights == (0.5, 0.5)
+    assert ServerConfig(model=Path("a")).model == (Path("a"),)  # one folder, as before
+    via_env = config_from_args(_module_args(["--model", "a", "--model", "b"]), {"KD_TEACHER_WEIGHTS": "1,4"})
+    assert via_env.mixture_weights == (0.2, 0.8)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--weights", "1"], "gives 1 weights for 2"),
+    (["--weights", "1,x"], "one number per --model"),
+    (["--weights", "1,-1"], "positive"),
+    (["--generate-engine", "ctranslate2"], "decodes one model"),
+    (["--model", "a"], "given twice"),
+])
+def test_bad_ensemble_settings_are_refused(argv: list[str], message: str) -> None:
+    with pytest.raises(KDError, match=message):
+        config_from_args(_module_args(["--model", "a", "--model", "b", *argv]), {})
+
+
 def test_kd_teacher_serve_accepts_exactly_the_module_flags() -> None:
     argv = ["--model", "m", "--port", "5005", "--device", "cpu", "--max-wait-ms", "3", "--no-dynamic-batching",
-            "--metrics-port", "9000", "--cache-ttl-s", "99", "--max-k", "16"]
+            "--metrics-port", "9000", "--cache-ttl-s", "99", "--max-k", "16", "--model", "n", "--engine", "ctranslate2",
+            "--engine-quantization", "int8"]
     via_kd = build_parser().parse_args(["teacher", "serve", *argv])
     assert config_from_args(via_kd, {}) == config_from_args(_module_args(argv), {})
 
