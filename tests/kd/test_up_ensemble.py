@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kd.cli import build_parser
-from kd.stack.pipeline import Up, UpConfig, resolve_teacher
+from kd.stack.config import UpConfig
+from kd.stack.pipeline import Up, resolve_teacher
 from kd.stack.processes import Stack
 from s2s.errors import KDError
 from services.teacher.launch import RedisProcess
@@ -18,7 +19,7 @@ from teacher_client import TeacherClient
 def test_repeated_teacher_flags_become_the_config_s_teachers(tmp_path: Path) -> None:
     args = build_parser().parse_args(["up", "--teacher", "a", "--teacher", "b"])
     assert args.teacher == [Path("a"), Path("b")]
-    with pytest.raises(KDError, match="--teacher .*missing is not a model folder"):
+    with pytest.raises(KDError, match="missing is not a model folder"):
         resolve_teacher(UpConfig(work_dir=tmp_path, teacher=(tmp_path / "missing",)))
 
 
