@@ -25,6 +25,8 @@ from s2s.tokenizer import Tokenizer
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# Where trainers record a model's BLEU in `Manifest.metrics`, most preferred first.
+BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Manifest:
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    source_lang: str | None = None
+    target_lang: str | None = None
+    """The language pair, when declared (`kd export --source-lang/--target-lang`); `s2s.languages` also
+    reads it from the recipe's corpus columns."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

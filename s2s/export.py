@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +94,13 @@ class _CheckpointConverter(Converter):  # type: ignore[misc]
 
 def export_checkpoint(model_dir: Path, out_dir: Path, quantization: str = "int8",
                       eval_tsv: Path | None = None, eval_limit: int | None = None,
-                      vmap: Path | None = None) -> ExportInfo:
+                      vmap: Path | None = None, languages: tuple[str, str] | None = None) -> ExportInfo:
     """Convert a checkpoint (or plain HF Marian folder) to CTranslate2 in `out_dir`, atomically.
 
     An existing export at `out_dir` is replaced (this is how a served model is updated); any other
     existing, non-empty folder is refused so that no unrelated files are deleted. With `vmap` (a
     vocabulary map, `s2s.shortlist`), translations restrict the output layer to the batch's shortlist.
+    `languages` (source, target) is recorded in the export's manifest (`s2s.languages`).
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     _check_target(model_dir, out_dir, quantization)
@@ -112,7 +113,9 @@ def export_checkpoint(model_dir: Path, out_dir: Path, quantization: str = "int8"
         _CheckpointConverter(checkpoint.model, checkpoint.tokenizer).convert(
             str(tmp), quantization=quantization, force=True, vmap=str(vmap) if vmap is not None else None)
         checkpoint.tokenizer.save(tmp)
-        (tmp / MANIFEST).write_text(checkpoint.manifest.to_json(), encoding="utf-8")
+        manifest = checkpoint.manifest if languages is None else replace(
+            checkpoint.manifest, source_lang=languages[0], target_lang=languages[1])
+        (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         info = ExportInfo(
             quantization=quantization, size_bytes=_folder_bytes(tmp), source=str(model_dir.resolve()),
             max_source_positions=int(checkpoint.model.config.max_position_embeddings),
