@@ -11,16 +11,26 @@ from s2s.export import QUANTIZATIONS
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `kd export` and `kd gateway`."""
-    ex = sub.add_parser("export", help="convert a student checkpoint to CTranslate2 for the gateway")
-    ex.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder")
+    ex = sub.add_parser("export", help="convert a student checkpoint to CTranslate2 for the gateway, or to an Argos "
+                                          "Translate package")
+    ex.add_argument("--model", type=Path, required=True, help="checkpoint or Hugging Face Marian folder (with "
+                    "--format argos also an existing export folder)")
     ex.add_argument("--out", type=Path, required=True,
-                    help="export folder, e.g. models/<id>; an older export there is replaced atomically")
+                    help="export folder, e.g. models/<id>, or with --format argos the package file, e.g. "
+                         "es_en.argosmodel; an older export there is replaced atomically")
     ex.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="weight type (default int8)")
     ex.add_argument("--eval-tsv", type=Path, default=None,
                     help="measure the export's greedy BLEU on this TSV (columns es, en) and record it")
     ex.add_argument("--eval-limit", type=int, default=None, help="use only the first N sentences of --eval-tsv")
     ex.add_argument("--vmap", type=Path, default=None,
                     help="vocabulary map from `kd shortlist`: decode with a lexical shortlist (faster output layer)")
+    ex.add_argument("--format", choices=("ctranslate2", "argos"), default="ctranslate2",
+                    help="ctranslate2: an export folder for the gateway (default); argos: an Argos Translate "
+                         "package file (--out NAME.argosmodel) for Argos Translate and LibreTranslate")
+    ex.add_argument("--source-lang", default=None, help="the model's source language code, e.g. es (recorded in "
+                    "the manifest; default: what the manifest says)")
+    ex.add_argument("--target-lang", default=None, help="the model's target language code, e.g. en")
+    ex.add_argument("--package-version", default="1.0", help="version of an Argos package (default 1.0)")
     ex.set_defaults(func=run_export)
     sl = sub.add_parser("shortlist", help="a lexical shortlist (CTranslate2 vocabulary map) from a parallel corpus",
                         description="For each source piece, the target pieces that co-occur with it most often "
@@ -48,9 +58,47 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.eval_limit is not None and args.eval_limit < 1:
         raise KDError(f"--eval-limit must be at least 1, got {args.eval_limit}")
-    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap)
+    languages = _languages(args)
+    if args.format == "argos":
+        return _export_argos(args, languages)
+    info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap,
+                             languages)
     bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
     print(f"exported {args.model} -> {args.out} ({info.quantization}, {info.size_bytes / 1e6:.1f} MB{bleu})")
+    return 0
+
+
+def _languages(args: argparse.Namespace) -> tuple[str, str] | None:
+    from s2s.errors import KDError
+    from s2s.languages import check_language_code
+
+    if (args.source_lang is None) != (args.target_lang is None):
+        raise KDError("give both --source-lang and --target-lang, or neither")
+    if args.source_lang is None:
+        return None
+    return check_language_code(args.source_lang, "--source-lang"), check_language_code(args.target_lang,
+                                                                                         "--target-lang")
+
+
+def _export_argos(args: argparse.Namespace, languages: tuple[str, str] | None) -> int:
+    """The normal export into a temporary folder (unless --model already is one), packaged by `s2s.argos`."""
+    import tempfile
+
+    from s2s.argos import write_argos_package
+    from s2s.export import export_checkpoint, is_export, read_export_info
+
+    with tempfile.TemporaryDirectory(prefix="kd-argos-") as tmp:
+        folder = Path(args.model)
+        if not is_export(folder):
+            folder = Path(tmp) / "export"
+            export_checkpoint(args.model, folder, args.quantization, args.eval_tsv, args.eval_limit, args.vmap,
+                              languages)
+        package = write_argos_package(folder, args.out, languages, args.package_version)
+        info = read_export_info(folder)
+    bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
+    print(f"exported {args.model} -> {package.path} (Argos package {package.from_code}->{package.to_code} "
+          f"version {package.package_version}, {info.quantization}, {package.size_bytes / 1e6:.1f} MB{bleu}); "
+          "install it with argostranslate.package.install_from_path (see docs/gateway.md)")
     return 0
 
 
