@@ -54,7 +54,7 @@ def libretranslate_router(gateway: Gateway) -> APIRouter:
         read_detect(await checked_fields(request))
         return engine.detect()
 
-    @router.get("/languages")
+    @router.api_route("/languages", methods=["GET", "POST"])  # older clients (argostranslate's) POST a form
     async def languages() -> list[Language]:
         """The languages of the served models, each with the target languages it translates to."""
         return engine.languages()

@@ -157,3 +157,13 @@ def test_v1_the_page_and_the_published_schema_are_unchanged(lt_gateway: Any) -> 
     assert sorted(schema["paths"]) == ["/healthz", "/metrics", "/readyz", "/v1/admin/reload", "/v1/models",
                                        "/v1/translate"]
     assert 'kd_gateway_requests_total{path="/translate",status="200"} 1.0' in metrics
+
+
+def test_argos_translates_own_libretranslate_client_talks_to_the_gateway(lt_gateway: Any) -> None:
+    """A third-party client: Argos Translate's LibreTranslate binding (urlencoded forms, POST /languages)."""
+    from argostranslate.apis import LibreTranslateAPI
+
+    client = LibreTranslateAPI(lt_gateway.url)
+    assert client.translate(ES[0], "es", "en") == v1(lt_gateway, [ES[0]])[0]
+    assert client.detect(ES[0]) == [{"confidence": 100.0, "language": "es"}]
+    assert [lang["code"] for lang in client.languages()] == ["en", "es"]
