@@ -200,7 +200,9 @@ class Up:
         if not (out / "manifest.json").is_file():
             say(f"export {name} to CTranslate2 int8")
             self.stack.run(f"export-{name}", [sys.executable, "-m", "kd", "export", "--model", str(model),
-                                              "--out", str(out), "--quantization", "int8"], env=self.env)
+                                              "--out", str(out), "--quantization", "int8",
+                                              # the Bible corpus is es->en: LibreTranslate clients see the pair
+                                              "--source-lang", "es", "--target-lang", "en"], env=self.env)
         return out
 
     def gateway(self, default_model: str) -> str:
