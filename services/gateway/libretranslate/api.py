@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.gateway.errors import BadRequest
+from services.gateway.errors import BadRequest, Unauthorized
 from services.gateway.libretranslate.engine import LibreTranslate
 from services.gateway.libretranslate.errors import LibreTranslateRoute
 from services.gateway.libretranslate.schemas import (
@@ -39,7 +39,11 @@ def libretranslate_router(gateway: Gateway) -> APIRouter:
 
     async def checked_fields(request: Request) -> Fields:
         fields = await read_fields(request)
-        gateway.check_api_key(fields.api_key() or request.headers.get("x-api-key"))
+        try:
+            gateway.check_api_key(fields.api_key() or request.headers.get("x-api-key"))
+        except Unauthorized:
+            raise Unauthorized("Invalid API key: send one of the gateway's keys as api_key in the body (or in the "
+                               "X-API-Key header)") from None
         return fields
 
     @router.post("/translate")
