@@ -6,8 +6,8 @@ The older revision is unpacked from git into a temporary folder and run with thi
 `bench/gateway.py` (so both runs measure the same way; only the gateway differs), one run after the other
 on the same machine. Each run's JSON and log go to bench/results/NAME-{before,after}.json/.log (NAME:
 `--name`, default gateway-batching), the comparison (p50/p99 at each client count, throughput, the
-single-client student/teacher ratio, the load averages) to bench/results/NAME.json and to the table in
-docs/gateway.md.
+single-client student/teacher ratio, the load averages) to bench/results/NAME.json and to the block
+between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` in docs/gateway.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench/results"
-TABLE_START, TABLE_END = "<!-- bench:gateway-batching:start -->", "<!-- bench:gateway-batching:end -->"
 MODELS = ("student-int8", "teacher-int8")
 
 
@@ -70,7 +69,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             "before": before["setup"], "after": after["setup"]}
 
 
-def write_table(comparison: dict[str, Any], doc: Path) -> None:
+def write_table(comparison: dict[str, Any], doc: Path, name: str) -> None:
+    """Replace the block between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` in `doc`."""
     lines = ["| model | clients | p50 ms before → after | p99 ms before → after | sentences/s before → after | "
              "queue ms (p50) before → after |", "| --- | --- | --- | --- | --- | --- |"]
     for r in comparison["rows"]:
@@ -86,7 +86,8 @@ def write_table(comparison: dict[str, Any], doc: Path) -> None:
               f"{a['load_average_at_start']} → {a['load_average_at_end']}). Student: {a['student']}; "
               f"{a['cpu_count']} CPU cores shared with the load generator and with other work on the machine."]
     text = doc.read_text(encoding="utf-8")
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    table_start, table_end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    start, end = text.index(table_start) + len(table_start), text.index(table_end)
     doc.write_text(text[:start] + "\n" + "\n".join(lines) + "\n" + text[end:], encoding="utf-8")
 
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         after = run_bench(REPO, f"this checkout: {args.after_label}", f"{args.name}-after", extra)
     comparison = compare(before, after)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
-    write_table(comparison, REPO / "docs/gateway.md")
+    write_table(comparison, REPO / "docs/gateway.md", args.name)
     print(json.dumps({k: v for k, v in comparison.items() if k.startswith("single")}))
     return 0
 
