@@ -125,6 +125,7 @@ async def load_test(url: str, model: str, texts: list[str], caps: list[int] | No
     import aiohttp
 
     latencies: list[float] = []
+    queued: list[float] = []  # the gateway's own `timings.queue_ms`: waiting for a batch
     counter = iter(range(10**9))
     start = time.perf_counter()
     measure_from, stop_at = start + warmup_s, start + warmup_s + seconds
@@ -142,9 +143,10 @@ async def load_test(url: str, model: str, texts: list[str], caps: list[int] | No
                 body["max_length"] = caps[i]
             async with http.post("/v1/translate", json=body) as response:
                 response.raise_for_status()
-                await response.read()
+                answer = await response.json()
             if now >= measure_from:
                 latencies.append(time.perf_counter() - now)
+                queued.append(float(answer["timings"]["queue_ms"]))
 
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as http:
@@ -154,7 +156,8 @@ async def load_test(url: str, model: str, texts: list[str], caps: list[int] | No
     return {"clients": clients, "requests": len(ordered), "seconds": round(elapsed, 2),
             "sentences_per_s": round(len(ordered) / elapsed, 2),
             "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 1)}
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 1),
+            "queue_p50_ms": round(statistics.median(queued), 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                    help="gateway CPU threads per model (default: half the cores; the clients need the rest)")
     p.add_argument("--out", type=Path, default=REPO / "bench/results/gateway.json")
+    p.add_argument("--label", default="", help="what this run measures (recorded in the results), e.g. a code version")
+    p.add_argument("--no-docs", action="store_true",
+                   help="write only --out, not the table in docs/gateway.md and the plot (e.g. a baseline run)")
     args = p.parse_args(argv)
     pairs = read_corpus(args.test_tsv).pairs[: args.bleu_sentences]
     sources, refs = [x.src for x in pairs], [x.tgt for x in pairs]
@@ -196,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {clients:2d} clients: {row}", flush=True)
                     entry["load"].append(row)
                 results["models"][model] = entry
-    _finish(results, args.out)
+    results["setup"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    _finish(results, args.out, docs=not args.no_docs)
     return 0
 
 
@@ -205,19 +212,30 @@ def _setup(args: argparse.Namespace, sentences: int) -> dict[str, Any]:
             "test_set": str(args.test_tsv), "bleu_sentences": sentences, "seconds_per_point": args.seconds,
             "cpu_count": os.cpu_count(), "threads": args.threads, "machine": platform.machine(),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load_average_at_start": round(os.getloadavg()[0], 2),
+            "load_average_at_start": round(os.getloadavg()[0], 2), "label": args.label,
             "decoding": "greedy, one sentence per request, gateway max_batch 32, max_wait 5 ms"}
 
 
-def _finish(results: dict[str, Any], out: Path) -> None:
-    best = {m: max(r["sentences_per_s"] for r in e["load"]) for m, e in results["models"].items()}
+def _finish(results: dict[str, Any], out: Path, docs: bool = True) -> None:
+    models = results["models"]
+    best = {m: max(r["sentences_per_s"] for r in e["load"]) for m, e in models.items()}
     results["speedup_student_int8_vs_teacher_pytorch"] = round(best["student-int8"] / best["teacher-pytorch"], 2)
+    results["single_client_p50_speedup_student_int8_vs_teacher_int8"] = round(
+        _p50(models["teacher-int8"], 1) / _p50(models["student-int8"], 1), 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    write_table(results, REPO / "docs/gateway.md")
-    write_plot(results, REPO / "docs/img/gateway-speed-bleu.png")
+    if docs:
+        write_table(results, REPO / "docs/gateway.md")
+        write_plot(results, REPO / "docs/img/gateway-speed-bleu.png")
     print(f"speed-up of the int8 student over the PyTorch teacher: "
-          f"{results['speedup_student_int8_vs_teacher_pytorch']}x; results in {out}")
+          f"{results['speedup_student_int8_vs_teacher_pytorch']}x; one client, p50 of the int8 teacher over the "
+          f"int8 student: {results['single_client_p50_speedup_student_int8_vs_teacher_int8']}x; results in {out}")
+
+
+def _p50(entry: dict[str, Any], clients: int) -> float:
+    """The median latency of `entry` at `clients` clients (the first point when that level was not run)."""
+    rows = [r for r in entry["load"] if r["clients"] == clients] or entry["load"][:1]
+    return float(rows[0]["p50_ms"])
 
 
 def write_table(results: dict[str, Any], doc: Path) -> None:

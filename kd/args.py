@@ -51,6 +51,8 @@ def add_language_args(parser: argparse.ArgumentParser) -> None:
 
 def languages_from_args(args: argparse.Namespace, src: str | None = None, tgt: str | None = None) -> Languages:
     """The direction `add_language_args` asked for; `src`/`tgt` (e.g. a corpus's columns) fill what is unset."""
+    if (getattr(args, "src_lang", None) is None) != (getattr(args, "tgt_lang", None) is None):
+        raise KDError("give both --src-lang and --tgt-lang, or neither")
     return Languages(getattr(args, "src_lang", None) or src, getattr(args, "tgt_lang", None) or tgt,
                      getattr(args, "prefix", None))
 

@@ -24,11 +24,13 @@ from s2s import atomic
 from s2s.errors import CheckpointError, VocabularyMismatchError
 from s2s.families.base import SeqTokenizer, TeacherFamily
 from s2s.families.registry import family_of, get_family, read_config
-from s2s.languages import Languages
+from s2s.languages import Languages, is_language_code, iso_of
 from s2s.presets import count_parameters
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# Where trainers record a model's BLEU in `Manifest.metrics`, most preferred first.
+BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,22 @@ class Manifest:
         if unknown:
             raise CheckpointError(f"{where}: manifest has unknown fields {sorted(unknown)}")
         return cls(**data)
+
+
+def model_languages(manifest: Manifest) -> tuple[str, str] | None:
+    """The (source, target) ISO language codes of a model, or None when its manifest does not say.
+
+    The recorded direction wins (`src_lang`/`tgt_lang`, written by `kd export --src-lang/--tgt-lang` and for
+    every teacher family with codes); else the recipe's corpus columns when both are language codes (how
+    `kd train` records what a student was trained on: `es`/`en` for the Bible corpus)."""
+    if manifest.src_lang and manifest.tgt_lang:
+        return iso_of(manifest.src_lang), iso_of(manifest.tgt_lang)
+    data = manifest.recipe.get("data") if isinstance(manifest.recipe, dict) else None
+    if isinstance(data, dict):
+        src, tgt = data.get("src_col"), data.get("tgt_col")
+        if is_language_code(src) and is_language_code(tgt) and src != tgt:
+            return str(src), str(tgt)
+    return None
 
 
 @dataclass

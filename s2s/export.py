@@ -41,6 +41,7 @@ def export_checkpoint(model_dir: Path, out_dir: Path, quantization: str = "int8"
     An existing export at `out_dir` is replaced (this is how a served model is updated); any other
     existing, non-empty folder is refused so that no unrelated files are deleted. With `vmap` (a
     vocabulary map, `s2s.shortlist`), translations restrict the output layer to the batch's shortlist.
+    `languages` (source, target) is recorded in the export's manifest (`s2s.languages`).
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     _check_target(model_dir, out_dir, quantization)

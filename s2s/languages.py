@@ -8,7 +8,9 @@ is always accepted as is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from s2s.errors import KDError
 
@@ -75,3 +77,39 @@ def iso_of(code: str) -> str:
         if bare in (iso, nllb) or bare.split("_")[0] == iso:
             return iso
     return bare
+
+
+# Display names for `GET /languages` and Argos metadata (LibreTranslate's codes included, e.g. `pb`, `zt`);
+# a code missing here is still served, named by its code.
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "az": "Azerbaijani", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan", "cs": "Czech",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "eo": "Esperanto", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish",
+    "gl": "Galician", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian",
+    "ja": "Japanese", "ko": "Korean", "la": "Latin", "lt": "Lithuanian", "lv": "Latvian", "ms": "Malay",
+    "nb": "Norwegian Bokmål", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "pb": "Portuguese (Brazil)",
+    "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sq": "Albanian", "sv": "Swedish",
+    "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese",
+    "zh": "Chinese", "zt": "Chinese (traditional)",
+}
+
+# `es`, `pt-BR`, `zh-Hans`, or NLLB's `spa_Latn`: a 2-3 letter language, then optional subtags.
+_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+_NOT_LANGUAGES = frozenset({"src", "tgt", "ref", "text", "source", "target", "input", "output"})
+
+
+def display_name(code: str) -> str:
+    """The English name of `code` for people (the code itself when no name is known)."""
+    return LANGUAGE_NAMES.get(code) or (_LANGUAGES[code][0] if code in _LANGUAGES else code)
+
+
+def is_language_code(value: Any) -> bool:
+    """Whether `value` looks like a language code (and not a column name such as `src` or `text`)."""
+    return isinstance(value, str) and bool(_CODE.match(value)) and value not in _NOT_LANGUAGES
+
+
+def check_language_code(code: str, what: str) -> str:
+    """`code` if it is a language code, else a `KDError` naming `what` (e.g. `--src-lang`)."""
+    if not is_language_code(code):
+        raise KDError(f"{what} {code!r} is not a language code; use one such as es, en or pt-BR")
+    return code

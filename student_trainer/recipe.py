@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from s2s.shared import BIBLE, REFERENCE_TEACHER, shared_path
 from typing import ClassVar
 
+from s2s.shared import BIBLE, REFERENCE_TEACHER, shared_path
 from student_trainer.objectives.registry import default_settings, lookup
 from student_trainer.objectives.settings import Arch, ObjectiveSettings
 

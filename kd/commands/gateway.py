@@ -7,21 +7,29 @@ import argparse
 from pathlib import Path
 
 from s2s.export import QUANTIZATIONS
+from s2s.languages import Languages
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `kd export` and `kd gateway`."""
-    ex = sub.add_parser("export", help="convert a student or teacher to CTranslate2 for the gateway")
+    ex = sub.add_parser("export", help="convert a student or teacher to CTranslate2 for the gateway, or to an Argos "
+                                       "Translate package")
     ex.add_argument("--model", type=Path, required=True,
-                    help="checkpoint, or Hugging Face folder of a supported family (docs/own-teacher.md)")
+                    help="checkpoint, or Hugging Face folder of a supported family (docs/own-teacher.md); with "
+                         "--format argos also an existing export folder")
     ex.add_argument("--out", type=Path, required=True,
-                    help="export folder, e.g. models/<id>; an older export there is replaced atomically")
+                    help="export folder, e.g. models/<id>, or with --format argos the package file, e.g. "
+                         "es_en.argosmodel; an older export there is replaced atomically")
     ex.add_argument("--quantization", choices=QUANTIZATIONS, default="int8", help="weight type (default int8)")
     ex.add_argument("--eval-tsv", type=Path, default=None,
                     help="measure the export's greedy BLEU on this TSV (columns es, en) and record it")
     ex.add_argument("--eval-limit", type=int, default=None, help="use only the first N sentences of --eval-tsv")
     ex.add_argument("--vmap", type=Path, default=None,
                     help="vocabulary map from `kd shortlist`: decode with a lexical shortlist (faster output layer)")
+    ex.add_argument("--format", choices=("ctranslate2", "argos"), default="ctranslate2",
+                    help="ctranslate2: an export folder for the gateway (default); argos: an Argos Translate "
+                         "package file (--out NAME.argosmodel) for Argos Translate and LibreTranslate")
+    ex.add_argument("--package-version", default="1.0", help="version of an Argos package (default 1.0)")
     from kd.args import add_language_args
 
     add_language_args(ex)
@@ -54,10 +62,37 @@ def run_export(args: argparse.Namespace) -> int:
         raise KDError(f"--eval-limit must be at least 1, got {args.eval_limit}")
     from kd.args import languages_from_args
 
+    languages = languages_from_args(args)
+    if args.format == "argos":
+        return _export_argos(args, languages)
     info = export_checkpoint(args.model, args.out, args.quantization, args.eval_tsv, args.eval_limit, args.vmap,
-                             languages=languages_from_args(args))
+                             languages=languages)
     bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
     print(f"exported {args.model} -> {args.out} ({info.quantization}, {info.size_bytes / 1e6:.1f} MB{bleu})")
+    return 0
+
+
+def _export_argos(args: argparse.Namespace, languages: Languages) -> int:
+    """The normal export into a temporary folder (unless --model already is one), packaged by `s2s.argos`."""
+    import tempfile
+
+    from s2s.argos import write_argos_package
+    from s2s.ct2_runtime import is_export, read_export_info
+    from s2s.export import export_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="kd-argos-") as tmp:
+        folder = Path(args.model)
+        if not is_export(folder):
+            folder = Path(tmp) / "export"
+            export_checkpoint(args.model, folder, args.quantization, args.eval_tsv, args.eval_limit, args.vmap,
+                              languages=languages)
+        pair = (languages.src, languages.tgt) if languages.src and languages.tgt else None
+        package = write_argos_package(folder, args.out, pair, args.package_version)
+        info = read_export_info(folder)
+    bleu = f", BLEU {info.bleu:.2f} on {info.bleu_sentences} sentences" if info.bleu is not None else ""
+    print(f"exported {args.model} -> {package.path} (Argos package {package.from_code}->{package.to_code} "
+          f"version {package.package_version}, {info.quantization}, {package.size_bytes / 1e6:.1f} MB{bleu}); "
+          "install it with argostranslate.package.install_from_path (see docs/gateway.md)")
     return 0
 
 

@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from services.gateway.api import STATIC_DIR, add_routes
 from services.gateway.body_guard import BodyGuard
 from services.gateway.errors import install_error_handlers
+from services.gateway.libretranslate import PATHS as LIBRETRANSLATE_PATHS
+from services.gateway.libretranslate import libretranslate_router, render_error
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.service import Gateway
 from services.gateway.settings import GatewaySettings
@@ -21,6 +23,9 @@ DESCRIPTION = """Translates text with small distilled students served through CT
 Send `{"text": "..."}` or `{"texts": [...]}` to `POST /v1/translate`; concurrent requests are batched.
 Errors answer `{"error": {"code", "message", "details"}}` with a 4xx status that says what was wrong,
 or 503 with `Retry-After` when the gateway is overloaded. A page for people is at `/`.
+
+LibreTranslate clients can use the gateway as their server: `POST /translate`, `POST /detect`,
+`GET /languages` and `GET /frontend/settings` follow LibreTranslate's API (see docs/gateway.md).
 """
 
 
@@ -41,8 +46,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.state.gateway = gateway
     install_error_handlers(app)
     add_routes(app, gateway)
+    app.include_router(libretranslate_router(gateway))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, form_paths=LIBRETRANSLATE_PATHS,
+                       render=render_error)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],

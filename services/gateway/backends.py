@@ -14,13 +14,11 @@ from typing import Protocol
 
 import torch
 
-from s2s.checkpoint import Manifest, load_checkpoint
+from s2s.checkpoint import BLEU_KEYS, Manifest, load_checkpoint
 from s2s.cmlm import CMLMModel
 from s2s.ct2_runtime import Ct2Model, is_export, length_groups
 from s2s.decoding import generate_nbest
 from s2s.mask_predict import translate_cmlm
-
-BLEU_KEYS = ("bleu", "test_bleu", "bleu_test", "valid_bleu", "bleu_valid")
 
 
 class Backend(Protocol):
@@ -34,6 +32,10 @@ class Backend(Protocol):
 
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
                   iterations: int = 10) -> list[str]: ...
+
+    def translate_nbest(self, texts: Sequence[str], beam_size: int, nbest: int, max_length: int) -> list[list[str]]:
+        """The `nbest` best translations of each text by beam search, best first (autoregressive models)."""
+        ...
 
     def source_tokens(self, text: str) -> int: ...
 
@@ -53,6 +55,12 @@ class Ct2Backend:
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
                   iterations: int = 10) -> list[str]:
         return self.model.translate(texts, beam_size=beam_size, max_len=max_lengths, max_batch_size=len(texts))
+
+    def translate_nbest(self, texts: Sequence[str], beam_size: int, nbest: int, max_length: int) -> list[list[str]]:
+        tok = self.model.tokenizer
+        sources = [tok.encode_source(t, self.max_positions) for t in texts]
+        hyps = self.model.nbest(sources, beam_size, nbest, max_length, max_batch_size=len(texts))
+        return [[tok.decode(h.ids) for h in text_hyps] for text_hyps in hyps]
 
     def source_tokens(self, text: str) -> int:
         return len(self.model.tokenizer.encode_source(text))
@@ -74,6 +82,14 @@ class TorchBackend:
 
     def source_tokens(self, text: str) -> int:
         return len(self.checkpoint.tokenizer.encode_source(text))
+
+    def translate_nbest(self, texts: Sequence[str], beam_size: int, nbest: int, max_length: int) -> list[list[str]]:
+        model, tok = self.checkpoint.model, self.checkpoint.tokenizer
+        if isinstance(model, CMLMModel):
+            raise ValueError("a Mask-Predict model has no n-best list")
+        sources = tok.encode_batch(texts, "source", max_len=self.max_positions)
+        hyps = generate_nbest(model, sources, tok.pad_id, beam_size, nbest, max_length)
+        return [[tok.decode(h.ids) for h in text_hyps] for text_hyps in hyps]
 
     def translate(self, texts: Sequence[str], beam_size: int, max_lengths: Sequence[int],
                   iterations: int = 10) -> list[str]:
@@ -108,6 +124,12 @@ class LoadedModel:
         """Translate; each length limit is capped at the model's position limit (it cannot decode further)."""
         caps = [min(n, self.backend.max_positions) for n in max_lengths]
         return self.backend.translate(texts, beam_size, caps, iterations)
+
+    def translate_nbest(self, texts: Sequence[str], beam_size: int, nbest: int,
+                        max_lengths: Sequence[int]) -> list[list[str]]:
+        """Each text's `nbest` best translations (best first); the batcher groups beam search by length
+        limit, so all limits are equal here."""
+        return self.backend.translate_nbest(texts, beam_size, nbest, min(max(max_lengths), self.backend.max_positions))
 
 
 def is_model_folder(folder: Path) -> bool:

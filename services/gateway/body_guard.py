@@ -1,24 +1,37 @@
 """ASGI middleware that checks request bodies before FastAPI parses them.
 
 It refuses bodies over the size limit (413, from `Content-Length` or while reading a stream), bodies
-that are not JSON (415) and JSON that is not valid UTF-8 (400, with the byte position), then replays the
-checked body to the application. The answers come from `errors.error_response`, like every other error.
+that are not JSON (415; the `form_paths` also take form bodies, as LibreTranslate's API does) and bodies
+that are not valid UTF-8 (400, with the byte position), then replays the checked body to the application.
+The answers come from `render` (by default `errors.error_response`, like every other error; the app passes
+one that answers in LibreTranslate's shape on its routes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Collection
 
 from services.gateway.errors import BadRequest, GatewayError, PayloadTooLarge, UnsupportedMediaType, error_response
 from services.gateway.metrics import ASGIApp, Message, Receive, Scope, Send
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+Render = Callable[[Scope, GatewayError], ASGIApp]
+
+
+def _default_render(scope: Scope, exc: GatewayError) -> ASGIApp:
+    return error_response(exc)
 
 
 class BodyGuard:
     """Size, media-type and encoding checks for request bodies."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, form_paths: Collection[str] = (),
+                 render: Render = _default_render) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.form_paths = frozenset(form_paths)
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -26,9 +39,9 @@ class BodyGuard:
             return
         try:
             body = await self._read(scope, receive)
-            _check_body(scope, body)
+            _check_body(scope, body, scope["path"] in self.form_paths)
         except GatewayError as exc:
-            await error_response(exc)(scope, receive, send)
+            await self.render(scope, exc)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -56,13 +69,17 @@ class BodyGuard:
                                f"{self.max_body_bytes}; send fewer or shorter texts per request")
 
 
-def _check_body(scope: Scope, body: bytes) -> None:
+def _check_body(scope: Scope, body: bytes, form_allowed: bool = False) -> None:
     if not body:
         return
     content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if content_type and not is_json and not (form_allowed and content_type in FORM_TYPES):
+        also = " (or a form, application/x-www-form-urlencoded or multipart/form-data)" if form_allowed else ""
         raise UnsupportedMediaType(f"the body has Content-Type {content_type!r}; send JSON with the header "
-                                   "'Content-Type: application/json'")
+                                   f"'Content-Type: application/json'{also}")
+    if content_type == "multipart/form-data":
+        return  # binary parts (files) need not be UTF-8; the form parser reads the text fields
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -20,7 +20,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 KNOWN_PATHS = frozenset({"/", "/v1/translate", "/v1/models", "/v1/admin/reload", "/healthz", "/readyz",
-                         "/metrics", "/docs", "/openapi.json"})
+                         "/metrics", "/docs", "/openapi.json",
+                         "/translate", "/detect", "/languages", "/frontend/settings"})  # LibreTranslate's API
 
 
 class GatewayMetrics:

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
     parser.add_argument("--max-batch", type=int, help="most texts per batch (default 32)")
-    parser.add_argument("--max-wait-ms", type=float, help="how long a batch waits to fill up (default 5)")
+    parser.add_argument("--max-wait-ms", type=float, help="longest a batch waits for the previous batch's requests "
+                        "to come back; a lone request never waits (default 5)")
     parser.add_argument("--queue-size", type=int, help="queued requests before 503s (default 256)")
     parser.add_argument("--poll-seconds", type=float, help="models folder poll period, 0 = off (default 2)")
     parser.add_argument("--threads", type=int, help="CPU threads per CTranslate2 model (default: all cores)")

@@ -14,8 +14,8 @@ import time
 
 from s2s.errors import KDError
 from services.gateway.backends import LoadedModel
-from services.gateway.batcher import Batcher
-from services.gateway.errors import Forbidden, NotReady, TextTooLong, Unauthorized
+from services.gateway.batcher import Batcher, BatchResult
+from services.gateway.errors import Forbidden, InvalidInput, NotReady, TextTooLong, Unauthorized
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.registry import ModelRegistry, ReloadReport
 from services.gateway.schemas import (
@@ -78,15 +78,26 @@ class Gateway:
         """Resolve the model, queue the texts for a batch, and answer with translations and timings."""
         started = time.perf_counter()
         model = self.registry.resolve(request.model)
-        texts = request.inputs()
-        truncated = self._check_lengths(model, texts, request.truncate)
-        result = await self.batcher.submit(model, texts, request.beam_size, request.max_length,
-                                           self.settings.request_timeout_s, request.iterations)
+        result, truncated = await self.translate_texts(model, request.inputs(), request.beam_size,
+                                                       request.max_length, request.truncate, request.iterations)
         return TranslateResponse(
             model=model.id, backend=model.backend.name, translations=result.translations,
             translation=result.translations[0] if request.text is not None else None, truncated=truncated,
             timings=Timings(queue_ms=round(result.queue_ms, 3), compute_ms=round(result.compute_ms, 3),
                             total_ms=round((time.perf_counter() - started) * 1000, 3)))
+
+    async def translate_texts(self, model: LoadedModel, texts: list[str], beam_size: int, max_length: int,
+                              truncate: bool = False, iterations: int = 10,
+                              nbest: int = 1) -> tuple[BatchResult, list[bool]]:
+        """Check the texts' lengths and translate them in the shared batches (every API's one way in); with
+        `nbest` > 1 the result also holds each text's other beam hypotheses. Returns which were truncated."""
+        if nbest > 1 and model.backend.decoding != "autoregressive":
+            raise InvalidInput(f"model {model.id} decodes with {model.backend.decoding}, which gives no alternative "
+                               "translations; ask for none, or use an autoregressive model")
+        truncated = self._check_lengths(model, texts, truncate)
+        result = await self.batcher.submit(model, texts, beam_size, max_length, self.settings.request_timeout_s,
+                                           iterations, nbest)
+        return result, truncated
 
     @staticmethod
     def _check_lengths(model: LoadedModel, texts: list[str], truncate: bool) -> list[bool]:
