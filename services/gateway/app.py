@@ -13,6 +13,7 @@ from services.gateway.api import STATIC_DIR, add_routes
 from services.gateway.body_guard import BodyGuard
 from services.gateway.errors import install_error_handlers
 from services.gateway.metrics import MetricsMiddleware
+from services.gateway.ops_guard import OperationsGuard
 from services.gateway.service import Gateway
 from services.gateway.settings import GatewaySettings
 
@@ -47,5 +48,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
                            max_age=600)
+    if settings.private_ops:
+        app.add_middleware(OperationsGuard, check=gateway.check_api_key)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     return app
