@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from student_trainer.ray_auth import ensure_token, private_temp_dir, use_token
+from student_trainer.ray_auth import check_token, ensure_token, private_temp_dir, use_token
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,7 @@ def ensure_ray(state_dir: Path) -> None:
         return
     address = os.environ.get("RAY_ADDRESS")
     if address:
+        check_token()  # a cluster's token from the environment: never the deploy template's placeholder
         ray.init(address=address)
         return
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)

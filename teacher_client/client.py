@@ -32,6 +32,7 @@ import numpy as np
 from kdproto import teacher_pb2 as pb
 from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
+from s2s.secret_files import refuse_placeholder
 from s2s.teacher.answers import check_scores, check_topk
 from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
 from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget, text_generate_cost
@@ -302,6 +303,7 @@ def read_token(path: Path) -> str:
         raise TeacherError(f"cannot read the teacher token from {path} ({exc.strerror})") from exc
     if not token:
         raise TeacherError(f"the teacher token file {path} is empty")
+    refuse_placeholder(token, f"teacher token in {path}")
     return token
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from s2s.errors import KDError
+from s2s.secret_files import refuse_placeholder
 
 ENV_PREFIX = "KD_GATEWAY_"
-PLACEHOLDER = "REPLACE_ME"
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,8 @@ class GatewaySettings:
     def _check_exposure(self) -> None:
         """Refuse placeholder keys, and serving the network without API keys unless anonymity is chosen."""
         for name, values in (("api_keys", self.api_keys), ("admin_key", (self.admin_key or "",))):
-            if any(PLACEHOLDER in value for value in values):
-                raise KDError(f"{ENV_PREFIX}{name.upper()} is still the placeholder of deploy/k8s/secret.yaml "
-                              f"({PLACEHOLDER}...); set real keys before starting")
+            for value in values:
+                refuse_placeholder(value, f"gateway setting {ENV_PREFIX}{name.upper()}")
         if self.private_ops and not self.api_keys:
             raise KDError(f"{ENV_PREFIX}PRIVATE_OPS puts /metrics and /docs behind the API keys, but no keys are "
                           f"set: set {ENV_PREFIX}API_KEYS too")
