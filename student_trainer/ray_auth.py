@@ -30,6 +30,12 @@ from s2s.secret_files import refuse_placeholder
 
 TOKEN_FILE = "auth_token"
 AUTH_ENV = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")
+# Ray 2.60 replaces a loopback node address with the machine's address ("remotely reachable"), and its GCS,
+# raylet and agents then listen on every interface, guarded by the token alone. With this variable off it
+# keeps 127.0.0.1 and every one of its servers binds loopback only. Every process that talks to such an
+# instance (workers inherit it; drivers and `ray job submit` need it set) must have it, or it would look for
+# the GCS at the machine's address.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def ensure_token(folder: Path) -> Path:

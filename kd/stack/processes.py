@@ -27,14 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2s.errors import KDError
+from student_trainer.ray_auth import LOOPBACK_ENV
 
 ReadyCheck = Callable[[], bool]
 BIND_ENV = "KD_UP_BIND"
-# Ray 2.60 replaces a loopback node address given to `ray start` with the machine's address, and its GCS,
-# raylet and agents then listen on every interface. With this variable off, Ray keeps 127.0.0.1 as the node
-# address and every one of its servers binds loopback only. Every process that talks to that Ray instance
-# (workers, drivers, `ray job submit`) needs it too, or it would look for the GCS at the machine's address.
-RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 class ChildFailed(KDError):
@@ -66,7 +62,7 @@ def is_loopback(host: str) -> bool:
 
 def ray_bind_env(host: str) -> dict[str, str]:
     """Environment for Ray's processes and clients that keeps a loopback node address on loopback."""
-    return dict(RAY_LOOPBACK_ENV) if is_loopback(host) else {}
+    return dict(LOOPBACK_ENV) if is_loopback(host) else {}
 
 
 def write_private(path: Path, text: str) -> Path:

@@ -3,10 +3,9 @@ requires a generated password, and that password is in no command line, no log a
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,6 @@ from kd.stack.processes import Stack, redacted_url
 from teacher_client import TeacherClient
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _listening() -> dict[int, str]:
-    """Socket inode -> "address:port" of every listening TCP socket on this machine (IPv4 and IPv6)."""
-    found = {}
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A":  # LISTEN
-                continue
-            hex_addr, hex_port = fields[1].split(":")
-            raw = bytes.fromhex(hex_addr)
-            # /proc prints each 32-bit word in host (little-endian) order
-            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-            address = ipaddress.ip_address(packed) if width == 8 else ipaddress.IPv6Address(packed)
-            found[int(fields[9])] = f"{address}:{int(hex_port, 16)}"
-    return found
 
 
 def _processes_of(groups: list[int]) -> list[int]:
@@ -48,25 +30,6 @@ def _processes_of(groups: list[int]) -> list[int]:
     return pids
 
 
-def _sockets_of(pids: list[int]) -> dict[int, list[str]]:
-    """pid -> the listening addresses it holds."""
-    listening, held = _listening(), {}
-    for pid in pids:
-        try:
-            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
-        except OSError:
-            continue
-        inodes = [int(link[8:-1]) for link in links if link.startswith("socket:[")]
-        held[pid] = [listening[i] for i in inodes if i in listening]
-    return held
-
-
-def _loopback(address: str) -> bool:
-    host = ipaddress.ip_address(address.rsplit(":", 1)[0])
-    mapped = getattr(host, "ipv4_mapped", None)
-    return bool((mapped or host).is_loopback)
-
-
 @pytest.fixture()
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Up, Stack]]:
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -79,7 +42,9 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Up,
 
 @pytest.mark.timeout(600)
 def test_the_stack_listens_on_loopback_only_and_keeps_the_redis_password_secret(
-        stack: tuple[Up, Stack], micro_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        stack: tuple[Up, Stack], micro_checkpoint: Path, capsys: pytest.CaptureFixture[str],
+        listening: Callable[[Iterable[int]], dict[int, list[str]]],
+        exposed: Callable[..., dict[int, list[str]]]) -> None:
     up, processes = stack
     url_file = up.redis()
     up.ray_head()
@@ -99,10 +64,10 @@ def test_the_stack_listens_on_loopback_only_and_keeps_the_redis_password_secret(
     assert redis.Redis.from_url(url).dbsize() >= 1
 
     groups = [c.process.pid for c in processes.children if c.process is not None]
-    held = _sockets_of(_processes_of(groups))
+    held = listening(_processes_of(groups))
     addresses = [a for found in held.values() for a in found]
     assert len(addresses) >= 8, held  # Redis, GCS, raylet, agents, dashboard, client server, teacher, metrics
-    assert all(_loopback(a) for a in addresses), {pid: a for pid, a in held.items() if not all(map(_loopback, a))}
+    assert not exposed(held), exposed(held)
 
     secrets_dir = up.paths.root / "secrets"
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
