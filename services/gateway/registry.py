@@ -107,7 +107,11 @@ class ModelRegistry:
             report = ReloadReport(removed=sorted(set(self._models) - set(found)))
             models = {k: v for k, v in self._models.items() if k in found}
             for model_id, (folder, sig) in found.items():
-                if self._signatures.get(model_id) == sig or (settle and self._failed.get(model_id) == sig):
+                if self._signatures.get(model_id) == sig:  # the version in service (back to it after a failure)
+                    report.unchanged.append(model_id)
+                    self._failed.pop(model_id, None)
+                    self.errors.pop(model_id, None)
+                elif settle and self._failed.get(model_id) == sig:
                     report.unchanged.append(model_id)
                 elif settle and (self._pending.get(model_id) != sig or not self._quiet(sig)):
                     self._pending[model_id] = sig

@@ -46,7 +46,7 @@ def _damaged_folders(root: Path, checkpoint: Path, export: Path) -> dict[str, st
 
     shutil.copytree(checkpoint, root / "pickle-bin")
     (root / "pickle-bin" / "model.safetensors").unlink()
-    (root / "pickle-bin" / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": _Evil()}))
+    (root / "pickle-bin" / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": _Evil()}, protocol=2))
     damage["pickle-bin"] = "a pickle .bin that weights-only loading refuses"
 
     shutil.copytree(checkpoint, root / "bad-config")
@@ -134,7 +134,7 @@ def test_a_failed_update_keeps_the_old_version_and_is_not_retried_until_it_chang
         kept = registry.models["live"] is first_model
         again = await registry.refresh(settle=True)  # unchanged since it failed: not reloaded
         shutil.rmtree(root / "live")
-        shutil.copytree(exports["f32"], root / "live")
+        shutil.copytree(exports["int8"], root / "live")  # a new version (other files than the one in service)
         await registry.refresh(settle=True)
         fixed = await registry.refresh(settle=True)
         return [first, broken, kept, again, fixed, registry]
