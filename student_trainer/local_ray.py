@@ -34,11 +34,12 @@ def ensure_ray(state_dir: Path) -> None:
     """
     import ray
 
-    if ray.is_initialized():
-        return
     address = os.environ.get("RAY_ADDRESS")
     if address:
         check_token()  # a cluster's token from the environment: never the deploy template's placeholder
+    if ray.is_initialized():
+        return
+    if address:
         ray.init(address=address)
         return
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
