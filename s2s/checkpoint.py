@@ -1,10 +1,11 @@
 """Checkpoint folders: the Hugging Face model files, the tokenizer and a `manifest.json` identity card.
 
 Saving is atomic (a temporary sibling folder renamed into place), so an interrupted save never leaves a
-half checkpoint. Loading checks the format version and that model, tokenizer and caller agree on the
-vocabulary fingerprint. Any plain Hugging Face folder of a supported teacher family loads too (an
-`opus-mt-*` Marian model, T5 / mT5, mBART-50, M2M100 / NLLB; see `s2s.families`): its manifest is derived
-from its files, and families with language codes need the direction (`Languages`) from the caller.
+half checkpoint, and refuses a model with a non-finite weight. Loading checks the format version and that
+model, tokenizer and caller agree on the vocabulary fingerprint. Any plain Hugging Face folder of a
+supported teacher family loads too (an `opus-mt-*` Marian model, T5 / mT5, mBART-50, M2M100 / NLLB; see
+`s2s.families`): its manifest is derived from its files, and families with language codes need the
+direction (`Languages`) from the caller.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Checkpoint:
 def save_checkpoint(model: MarianMTModel, tokenizer: SeqTokenizer, out_dir: Path, manifest: Manifest) -> Path:
     """Write model, tokenizer and manifest to `out_dir` atomically, replacing an older checkpoint there."""
     out_dir = Path(out_dir)
+    check_finite(model, out_dir)
     if manifest.vocab_fingerprint != tokenizer.fingerprint:
         raise VocabularyMismatchError(
             f"manifest fingerprint {manifest.vocab_fingerprint[:16]} != tokenizer {tokenizer.fingerprint[:16]}")
@@ -195,6 +197,17 @@ def _load_weights(folder: Path, config: dict[str, Any], family: TeacherFamily, d
     except Exception as exc:  # noqa: BLE001 - safetensors, pickle and config errors have many types
         raise CheckpointError(f"{folder}: the model weights do not load ({type(exc).__name__}: {exc}); "
                               "the folder is incomplete or damaged") from exc
+
+
+def check_finite(model: Any, where: Path) -> None:
+    """Refuse to save a model with a NaN or infinite weight (`CheckpointError` naming the tensor): such a
+    checkpoint would poison every run that resumes or starts from it."""
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise CheckpointError(f"not saving {where}: weight {name} holds {bad} NaN or infinite values; "
+                                      "the model diverged (see the trainer's nonfinite_step events)")
 
 
 def freeze_unsaved(model: Any) -> None:

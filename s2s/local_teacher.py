@@ -23,6 +23,7 @@ from s2s.device import pick_placement
 from s2s.languages import Languages
 from s2s.teacher import compute
 from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
+from s2s.teacher.answers import check_scores, check_topk
 from s2s.teacher.contract import TeacherInfo, TopKResult
 from s2s.teacher.limits import (
     DEFAULT_BATCH_TOKENS,
@@ -75,7 +76,9 @@ class InProcessTeacher:
         with self._call(len(src)):
             s, t = self._pairs(src, tgt)
             check_k(k, self.limits)
-            return compute.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
+            results = compute.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
+            check_topk(results, [len(x) for x in t], k, self.limits.vocab_size, f"teacher {self._info.model_id}")
+            return results
 
     def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
               candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -84,7 +87,9 @@ class InProcessTeacher:
             s, t = self._pairs(src, tgt)
             cands = [as_ids(c, f"sentence {i}: candidates", ndim=2) for i, c in enumerate(candidates)]
             check_candidates(t, cands, self.limits)
-            return compute.score(self._model, s, t, cands, self._info.pad_id, self._forward_tokens)
+            results = compute.score(self._model, s, t, cands, self._info.pad_id, self._forward_tokens)
+            check_scores(results, [(int(c.shape[0]), int(c.shape[1])) for c in cands], f"teacher {self._info.model_id}")
+            return results
 
     def generate(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
                  max_len: int) -> list[list[Hypothesis]]:

@@ -1,5 +1,5 @@
-"""Starting the local Ray instance a run uses when no cluster is given: loopback, its own token, its own
-session folder, and a second try when Ray's startup times out.
+"""Starting the local Ray instance a run uses when no cluster is given: loopback only (every one of its
+ports), its own token, its own session folder, and a second try when Ray's startup times out.
 
 Ray waits a fixed 30 s for its raylet to register with the GCS. On a small machine under load (two cores
 busy training, or a cold virtual environment importing Ray's agents for the first time) that wait can run
@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from student_trainer.ray_auth import ensure_token, private_temp_dir, use_token
+from student_trainer.ray_auth import LOOPBACK_ENV, check_token, ensure_token, private_temp_dir, use_token
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +34,11 @@ def ensure_ray(state_dir: Path) -> None:
     """
     import ray
 
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        check_token()  # a cluster's token from the environment: never the deploy template's placeholder
     if ray.is_initialized():
         return
-    address = os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address)
         return
@@ -58,6 +60,7 @@ def start_local_ray(token_dir: Path, attempts: int = START_ATTEMPTS, **init_args
     placement group. So the GCS port is chosen here and `RAY_ADDRESS` set before the processes start.
     """
     use_token(ensure_token(token_dir))
+    _loopback_only()
     given_temp_dir = init_args.pop("_temp_dir", None)
     for attempt in range(1, attempts + 1):
         temp_dir = Path(given_temp_dir) if given_temp_dir else private_temp_dir()
@@ -70,6 +73,16 @@ def start_local_ray(token_dir: Path, attempts: int = START_ATTEMPTS, **init_args
             log.warning("local Ray did not start (attempt %d of %d: %s); stopped its %d processes and trying "
                         "again on a fresh port.%s", attempt, attempts, exc, killed, _log_tails(temp_dir))
     raise AssertionError("unreachable")
+
+
+def _loopback_only() -> None:
+    """Keep this Ray's node address 127.0.0.1, so that every one of its servers binds loopback only (see
+    `ray_auth.LOOPBACK_ENV`): in the environment for its processes, and in Ray's constant, which this process
+    read when it imported Ray."""
+    from ray._private import ray_constants
+
+    os.environ.update(LOOPBACK_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _start_once(temp_dir: Path, init_args: dict[str, Any]) -> str:

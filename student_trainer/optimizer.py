@@ -1,4 +1,5 @@
-"""Adam with the Transformer's inverse-square-root learning-rate schedule and linear warm-up."""
+"""Adam with the Transformer's inverse-square-root learning-rate schedule and linear warm-up (each step is
+taken through `student_trainer.step_guard`, which skips non-finite ones)."""
 
 from __future__ import annotations
 
@@ -37,15 +38,3 @@ def build_optimizer(model: nn.Module, spec: OptimSpec) -> tuple[torch.optim.Adam
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(spec))
-
-
-def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer,
-                  scheduler: torch.optim.lr_scheduler.LRScheduler, clip_norm: float) -> float:
-    """Clip gradients (when `clip_norm` > 0), step optimiser and schedule, clear gradients; returns the norm."""
-    norm = 0.0
-    if clip_norm > 0:
-        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm))
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return norm

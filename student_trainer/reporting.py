@@ -26,6 +26,9 @@ class Reporter(Protocol):
     def report(self, metrics: dict[str, Any], checkpoint_dir: Path | None) -> None: ...
 
 
+COMMIT_TIMEOUT_S = 120.0
+
+
 class RayReporter:
     """Checkpoints through Ray Train (every worker must call `report` the same number of times)."""
 
@@ -41,10 +44,16 @@ class RayReporter:
             yield Path(folder)
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+        """Report, then wait until Ray Train has committed the report (at most `COMMIT_TIMEOUT_S`): its
+        controller collects reports only every health-check interval, and a worker that died before that
+        would lose a checkpoint it had already written, and with it a whole checkpoint interval of steps.
+        Once this returns, a restart resumes from this checkpoint at the latest."""
         import ray.train
 
         checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
+        ray.train.get_all_reported_checkpoints(consistency_mode=ray.train.CheckpointConsistencyMode.COMMITTED,
+                                               timeout_s=COMMIT_TIMEOUT_S)
 
 
 class LocalReporter:

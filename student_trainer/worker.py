@@ -27,7 +27,7 @@ from student_trainer.batches import Batch
 from student_trainer.metrics import MetricsLog
 from student_trainer.objectives.driver import Objective
 from student_trainer.on_policy import unwrap
-from student_trainer.optimizer import build_optimizer, clip_and_step
+from student_trainer.optimizer import build_optimizer
 from student_trainer.prefetch import Prefetcher
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import recipe_from_dict
@@ -39,6 +39,7 @@ from student_trainer.state import (
     save_training_checkpoint,
     student_manifest,
 )
+from student_trainer.step_guard import StepGuard
 from student_trainer.stream import ShardStream
 from student_trainer.teacher_link import TeacherAPI, WaitClock, cache_counts, connect_checked
 from student_trainer.validation import Diagnostics, ValidSet, evaluate, load_valid
@@ -104,6 +105,7 @@ class TrainLoop:
         self.teacher_id: str | None = None
         self.last_checkpoint_step = -1
         self._wait_mark = 0.0
+        self.guard = StepGuard(self.recipe.optim.clip_norm, self.log)
 
     def run(self, wrap: Callable[[nn.Module], nn.Module]) -> Progress:
         """Set up, restore, train until the step or epoch budget is spent, then save the final student."""
@@ -170,8 +172,10 @@ class TrainLoop:
     def _step(self, s: Session, batch: Batch, future: Future[Any] | None, tokens: int) -> None:
         scale = data_parallel_scale(batch.target_tokens, tokens, self.world)
         parts = s.objective.step(s.model, batch, future, self.device, s.no_sync, scale)
-        clip_and_step(s.model, s.optimizer, s.scheduler, self.recipe.optim.clip_norm)
         p = s.progress
+        if not self.guard.step(s.model, s.optimizer, s.scheduler, parts["loss"], p.step, self.device):
+            p.batch_in_epoch += 1  # skipped (non-finite): the batch is consumed, no step is counted
+            return
         p.step, p.batch_in_epoch, p.target_tokens = p.step + 1, p.batch_in_epoch + 1, p.target_tokens + tokens
         self.log.add(parts, tokens)
         r = self.recipe

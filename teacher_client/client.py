@@ -6,7 +6,9 @@ retried on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...), moving to a
 (failover). When every replica has failed, the client backs off exponentially with jitter and waits for
 a replica to come back (`wait_for_ready`), for at least `retries` retries and at least `retry_budget_s`
 seconds in all, so that a replica restarting (a crash, a rolling update) does not fail a training run;
-past the budget it raises a `TeacherError` that says how long it tried. Before a replica gets work its
+past the budget it raises a `TeacherError` that says how long it tried. Answers are checked by value
+(`s2s.teacher.answers`): a NaN, an impossible log q or a repeated id raises `TeacherAnswerError` instead
+of reaching a loss. Before a replica gets work its
 `Info` is checked: every replica must have the same vocabulary, and the one the caller passed to
 `check_compatible`. Bad input is not retried: it raises `TeacherInputError` / `TeacherLimitError` with
 the server's message.
@@ -30,6 +32,8 @@ import numpy as np
 from kdproto import teacher_pb2 as pb
 from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
+from s2s.secret_files import refuse_placeholder
+from s2s.teacher.answers import check_scores, check_topk
 from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
 from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget, text_generate_cost
 from teacher_client import wire
@@ -99,8 +103,10 @@ class TeacherClient:
             s, t = _ids(src, "source"), _ids(tgt, "target")
             _same_length(s, t, "targets")
             groups = self._split([pair_cost(a, b) for a, b in zip(s, t, strict=True)])
-            return self._send("TopK", [(wire.topk_request([s[i] for i in g], [t[i] for i in g], k), len(g))
-                                       for g in groups], wire.topk_results)
+            results = self._send("TopK", [(wire.topk_request([s[i] for i in g], [t[i] for i in g], k), len(g))
+                                          for g in groups], wire.topk_results)
+            check_topk(results, [len(x) for x in t], k, self.info().vocab_size, self._source())
+            return results
 
     def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
               candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -112,8 +118,11 @@ class TeacherClient:
             _same_length(s, c, "candidate arrays")
             groups = self._split([score_cost(a, b, x.shape[1] if x.ndim == 2 else 1)
                                  for a, b, x in zip(s, t, c, strict=True)])
-            return self._send("Score", [(wire.score_request([s[i] for i in g], [t[i] for i in g], [c[i] for i in g]),
-                                         len(g)) for g in groups], wire.score_results)
+            results = self._send("Score", [(wire.score_request([s[i] for i in g], [t[i] for i in g],
+                                                                [c[i] for i in g]), len(g)) for g in groups],
+                                 wire.score_results)
+            check_scores(results, [(len(b), x.shape[1]) for b, x in zip(t, c, strict=True)], self._source())
+            return results
 
     def generate(self, src: Sequence[Sequence[int]], beam_size: int, nbest: int,
                  max_len: int) -> list[list[Hypothesis]]:
@@ -163,6 +172,9 @@ class TeacherClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _source(self) -> str:
+        return f"teacher {self.info().model_id} ({', '.join(e.target for e in self._pool.endpoints)})"
 
     def _split(self, costs: list[int]) -> list[list[int]]:
         return split_by_budget(costs, self.info().max_batch_tokens) or [[]]
@@ -291,6 +303,7 @@ def read_token(path: Path) -> str:
         raise TeacherError(f"cannot read the teacher token from {path} ({exc.strerror})") from exc
     if not token:
         raise TeacherError(f"the teacher token file {path} is empty")
+    refuse_placeholder(token, f"teacher token in {path}")
     return token
 
 

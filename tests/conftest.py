@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,56 @@ def micro_checkpoint_b(tmp_path_factory: pytest.TempPathFactory, tokenizer: Toke
     manifest = Manifest(model_id="micro-b", vocab_fingerprint=tokenizer.fingerprint,
                         parameters=count_parameters(model), preset="test-micro")
     return save_checkpoint(model, tokenizer, out, manifest)
+
+
+def _listening_table() -> dict[int, str]:
+    """Socket inode -> "address:port" of every listening TCP socket on this machine (IPv4 and IPv6)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            hex_addr, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_addr)  # each 32-bit word in host (little-endian) order
+            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found[int(fields[9])] = f"{ipaddress.ip_address(packed)}:{int(hex_port, 16)}"
+    return found
+
+
+def listening_addresses(pids: Iterable[int]) -> dict[int, list[str]]:
+    """pid -> the addresses its listening TCP sockets are bound to (Linux /proc)."""
+    table, held = _listening_table(), {}
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue  # gone, or not ours
+        inodes = [int(link[8:-1]) for link in links if link.startswith("socket:[")]
+        held[pid] = [table[i] for i in inodes if i in table]
+    return held
+
+
+def is_loopback_address(address: str) -> bool:
+    """Whether "host:port" is bound to a loopback address (an IPv4-mapped IPv6 one included)."""
+    host = ipaddress.ip_address(address.rsplit(":", 1)[0])
+    mapped = getattr(host, "ipv4_mapped", None)
+    return bool((mapped or host).is_loopback)
+
+
+@pytest.fixture(scope="session")
+def listening() -> Callable[[Iterable[int]], dict[int, list[str]]]:
+    """`listening(pids)`: pid -> the addresses its listening sockets are bound to."""
+    return listening_addresses
+
+
+@pytest.fixture(scope="session")
+def exposed() -> Callable[[dict[int, list[str]]], dict[int, list[str]]]:
+    """`exposed(held)`: the part of a `listening(...)` answer bound to something other than loopback."""
+    def beyond_loopback(held: dict[int, list[str]]) -> dict[int, list[str]]:
+        return {pid: [a for a in found if not is_loopback_address(a)] for pid, found in held.items()
+                if not all(is_loopback_address(a) for a in found)}
+    return beyond_loopback
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

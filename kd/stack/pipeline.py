@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,18 @@ from pathlib import Path
 
 from kd.stack.config import UpConfig
 from kd.stack.plan import UpPlan
-from kd.stack.processes import Stack, command_succeeds, free_port, http_ok, port_open
+from kd.stack.processes import (
+    Stack,
+    bind_address,
+    command_succeeds,
+    free_port,
+    http_ok,
+    is_loopback,
+    port_open,
+    ray_bind_env,
+    redacted_url,
+    write_private,
+)
 from kd.stack.progress import TrainProgress
 from s2s.bible import prepare_bible
 from s2s.data_import import import_corpus, import_is_current
@@ -118,45 +130,58 @@ class Up:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
 
-    def redis(self) -> str:
+    def redis(self) -> Path:
+        """The file holding the Redis URL for the teacher (`--redis-url-file`): `REDIS_URL` when set, else a
+        Redis started here on loopback with a generated password. The password goes to Redis in its config
+        file and to the teacher in the URL file, both 0600 in the work folder's `secrets/`; the console and
+        the logs show the address only."""
+        secrets_dir = self.paths.root / "secrets"
         if self.config.redis_url:
-            say(f"redis: using {self.config.redis_url}")
-            return self.config.redis_url
-        port = free_port()
-        self.stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                   "--maxmemory", "512mb", "--maxmemory-policy", "allkeys-lru",
-                                   "--save", "", "--appendonly", "no"], port_open(port), 30, self.env)
-        say(f"redis: started on 127.0.0.1:{port}")
-        return f"redis://127.0.0.1:{port}/0"
+            say(f"redis: using {redacted_url(self.config.redis_url)}")
+            return write_private(secrets_dir / "redis_url", self.config.redis_url)
+        host, port, password = bind_address(), free_port(), secrets.token_hex(32)
+        config = write_private(secrets_dir / "redis.conf", "\n".join([
+            f"bind {host}", f"port {port}", f"requirepass {password}", "maxmemory 512mb",
+            "maxmemory-policy allkeys-lru", 'save ""', "appendonly no", f"dir {secrets_dir}", ""]))
+        self.stack.start("redis", ["redis-server", str(config)], port_open(port, "127.0.0.1" if is_loopback(host)
+                                                                             else host), 30, self.env)
+        say(f"redis: started on {host}:{port} with a generated password (in {secrets_dir}/redis_url)")
+        return write_private(secrets_dir / "redis_url", f"redis://:{password}@{host}:{port}/0")
 
     def ray_head(self) -> str:
+        """A Ray head whose every server (GCS, raylet, agents, client server, dashboard) listens on loopback
+        unless `KD_UP_BIND` says otherwise; the stack's later children get the environment to reach it."""
+        host = bind_address()
+        self.env.update(ray_bind_env(host))
         gcs, dashboard = free_port(), free_port()
         # Every fixed default port gets a free one, so that kd up runs beside other Ray instances.
         ports = {name: free_port() for name in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                                  "ray-client-server-port", "metrics-export-port",
                                                  "runtime-env-agent-port")}
         temp_dir = private_temp_dir("kd-up-ray-")
-        self.stack.start("ray-head", ["ray", "start", "--head", "--dashboard-host=127.0.0.1", f"--port={gcs}",
-                                      f"--temp-dir={temp_dir}",
+        self.stack.start("ray-head", ["ray", "start", "--head", f"--node-ip-address={host}",
+                                      "--dashboard-host=127.0.0.1", f"--port={gcs}", f"--temp-dir={temp_dir}",
                                       f"--dashboard-port={dashboard}", "--include-dashboard=true",
                                       *[f"--{name}={port}" for name, port in ports.items()], "--block"],
                          http_ok(f"http://127.0.0.1:{dashboard}/api/gcs_healthz"), 180, self.env)
-        say(f"ray head: GCS 127.0.0.1:{gcs}, jobs http://127.0.0.1:{dashboard} (token auth: "
+        gcs_host = "127.0.0.1" if is_loopback(host) else host
+        say(f"ray head: GCS {gcs_host}:{gcs}, jobs http://127.0.0.1:{dashboard} (token auth: "
             f"{self.env['RAY_AUTH_TOKEN_PATH']}; session files: {temp_dir})")
-        self.gcs = f"127.0.0.1:{gcs}"
+        self.gcs = f"{gcs_host}:{gcs}"
         return f"http://127.0.0.1:{dashboard}"
 
-    def teacher(self, model: Path, redis_url: str) -> str:
-        """Serve `model`, with the further `--teacher` folders as an ensemble (its Generate runs on PyTorch)."""
+    def teacher(self, model: Path, redis_url_file: Path) -> str:
+        """Serve `model`, with the further `--teacher` folders as an ensemble (its Generate runs on PyTorch);
+        the Redis URL (with its password) travels in a file, never on the command line."""
         port, metrics = free_port(), free_port()
         target = f"127.0.0.1:{port}"
         models = [model, *resolve_teachers(self.config)[1:]]
         engine = ["--generate-engine", "ctranslate2"] if len(models) == 1 else []
         self.stack.start("teacher", [sys.executable, "-m", "services.teacher",
                                      *[arg for m in models for arg in ("--model", str(m))],
-                                     "--host", "127.0.0.1", "--port", str(port), "--redis-url", redis_url,
-                                     "--metrics-port", str(metrics), *engine, "--max-batch-tokens", "60000",
-                                     *self._direction_flags()],
+                                     "--host", "127.0.0.1", "--port", str(port), "--redis-url-file",
+                                     str(redis_url_file), "--metrics-port", str(metrics), *engine,
+                                     "--max-batch-tokens", "60000", *self._direction_flags()],
                          command_succeeds([sys.executable, "-m", "services.teacher.healthcheck", "--target", target]),
                          300, self.env)
         say(f"teacher: {' + '.join(m.name for m in models)} serving on {target} "

@@ -1,16 +1,25 @@
-"""Supervising child processes: start with logs, wait until ready, stop the whole group cleanly.
+"""Supervising child processes: start with logs, wait until ready, stop the whole group cleanly; and where
+the stack's services listen and how their secrets reach them.
 
 Each child runs in its own session (process group) so that stopping it also stops whatever it spawned
 (Ray's `ray start --block` starts several daemons). Stopping is SIGTERM, a grace period, then SIGKILL.
+
+On a shared host every port of the stack listens on loopback unless the user names another address in
+`KD_UP_BIND` (`bind_address`). Secrets (the Redis password and the URL holding it) are written to files
+of mode 0600 in a 0700 folder of the work folder (`write_private`) and passed to children as file paths:
+never on a command line (which every local user can read in `ps`) and never in a log.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from contextlib import closing, suppress
@@ -18,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2s.errors import KDError
+from student_trainer.ray_auth import LOOPBACK_ENV
 
 ReadyCheck = Callable[[], bool]
+BIND_ENV = "KD_UP_BIND"
 
 
 class ChildFailed(KDError):
@@ -31,6 +42,48 @@ def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def bind_address() -> str:
+    """The address the stack's Redis and Ray head listen on: 127.0.0.1, unless `KD_UP_BIND` names another
+    (e.g. the machine's address, for Ray workers on other hosts to join)."""
+    return os.environ.get(BIND_ENV, "").strip() or "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (or `localhost`)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ray_bind_env(host: str) -> dict[str, str]:
+    """Environment for Ray's processes and clients that keeps a loopback node address on loopback."""
+    return dict(LOOPBACK_ENV) if is_loopback(host) else {}
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a secret to `path` (mode 0600, replaced atomically) inside a folder only its owner can enter."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, stat.S_IRWXU)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def redacted_url(url: str) -> str:
+    """A service URL as it may be logged: scheme, host, port and path, without user or password."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    where = f"[{host}]" if ":" in host else host
+    return urllib.parse.urlunsplit((parts.scheme, where + (f":{parts.port}" if parts.port else ""), parts.path,
+                                    "", ""))
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> ReadyCheck:

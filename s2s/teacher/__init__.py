@@ -6,6 +6,8 @@ may ask and cost, and the computations on a model in this process.
 - `s2s.teacher.limits`: what one request may ask (`TeacherLimits`, the checks) and what it costs against the
   token budget (the cost rules, `check_budget`, `split_by_budget`).
 - `s2s.teacher.compute`: top-k with remaining mass, candidate scores and n-best on a Marian model.
+- `s2s.teacher.answers`: whether an answer is valid by value (finite, log q <= 0, distinct ids in range),
+  checked wherever answers enter training (the service's cache reads, the client, the in-process teacher).
 
 Nothing is re-exported here: import each name from the module that owns it.
 """

@@ -121,6 +121,10 @@ def pair_cost(src: np.ndarray, tgt: np.ndarray) -> int:
     return len(src) + len(tgt)
 
 
+# The cost rules on lengths alone, for a server that prices a request from its message's declared sizes
+# before converting anything (`services.teacher.wire`); the array versions below call them.
+
+
 SCORE_CANDIDATES_PER_TOKEN = 64
 
 
@@ -128,12 +132,22 @@ def score_cost(src: np.ndarray, tgt: np.ndarray, width: int) -> int:
     """Tokens a Score sentence costs: like TopK, with every target position charged once more per
     `SCORE_CANDIDATES_PER_TOKEN` candidates beyond the first group (the [T, c] ids and scores a request
     makes the server hold), so that a request for very many candidates cannot take the memory of many."""
-    return len(src) + len(tgt) * -(-max(width, 1) // SCORE_CANDIDATES_PER_TOKEN)
+    return score_cost_of(len(src), len(tgt), width)
+
+
+def score_cost_of(src_len: int, tgt_len: int, width: int) -> int:
+    """`score_cost` from lengths: a source of `src_len`, `tgt_len` positions of `width` candidates."""
+    return src_len + tgt_len * -(-max(width, 1) // SCORE_CANDIDATES_PER_TOKEN)
 
 
 def generate_cost(src: np.ndarray, beam_size: int, max_len: int) -> int:
     """Tokens a sentence costs in beam search: every beam carries the source and up to `max_len` outputs."""
-    return beam_size * (len(src) + max_len)
+    return generate_cost_of(len(src), beam_size, max_len)
+
+
+def generate_cost_of(src_len: int, beam_size: int, max_len: int) -> int:
+    """`generate_cost` from the source's length."""
+    return beam_size * (src_len + max_len)
 
 
 def text_generate_cost(text: str, beam_size: int, max_len: int, max_source_len: int) -> int:

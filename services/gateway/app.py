@@ -15,6 +15,7 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.libretranslate import PATHS as LIBRETRANSLATE_PATHS
 from services.gateway.libretranslate import libretranslate_router, render_error
 from services.gateway.metrics import MetricsMiddleware
+from services.gateway.ops_guard import OperationsGuard
 from services.gateway.service import Gateway
 from services.gateway.settings import GatewaySettings
 
@@ -54,5 +55,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
                            max_age=600)
+    if settings.private_ops:
+        app.add_middleware(OperationsGuard, check=gateway.check_api_key)
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     return app

@@ -2,8 +2,12 @@
 
 Every change builds a new `dict` and replaces the old one in a single assignment (an atomic swap):
 requests that already resolved a model keep using that version until they finish, new requests see
-the new one. A folder that fails to load keeps its previous version in service and its error is kept
-for `/readyz` and the reload answer. While polling, a folder is loaded only once its files have stayed
+the new one. Any failure to load a folder (whatever the exception) is that folder's error, never the
+registry's: it is logged with its details, kept (without filesystem paths) for `GET /v1/models`,
+`/readyz` and the reload answer, the folder's previous version stays in service, and every other folder
+loads as usual. A folder's signature is recorded only once it has loaded; a failed one is remembered by
+the signature it failed with, so polling retries it as soon as its files change (an admin reload retries
+it at once). While polling, a folder is loaded only once its files have stayed
 the same for two polls and none has changed for `settle_s` seconds, so that a slow copy (one that
 pauses longer than a poll) is not read half-written; an admin reload loads at once. `kd export` writes
 atomically (a temporary folder renamed into place), so its exports never need the wait.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +73,7 @@ class ModelRegistry:
         self.default_model = default_model
         self._models: dict[str, LoadedModel] = {}
         self._signatures: dict[str, Signature] = {}
+        self._failed: dict[str, Signature] = {}
         self._pending: dict[str, Signature] = {}
         self.errors: dict[str, str] = {}
         self._lock = asyncio.Lock()
@@ -101,16 +107,23 @@ class ModelRegistry:
             report = ReloadReport(removed=sorted(set(self._models) - set(found)))
             models = {k: v for k, v in self._models.items() if k in found}
             for model_id, (folder, sig) in found.items():
-                if self._signatures.get(model_id) == sig:
+                if self._signatures.get(model_id) == sig:  # the version in service (back to it after a failure)
+                    report.unchanged.append(model_id)
+                    self._failed.pop(model_id, None)
+                    self.errors.pop(model_id, None)
+                elif settle and self._failed.get(model_id) == sig:
                     report.unchanged.append(model_id)
                 elif settle and (self._pending.get(model_id) != sig or not self._quiet(sig)):
                     self._pending[model_id] = sig
                 else:
                     await self._load_into(models, model_id, folder, sig, report)
             self._models = models
-            for gone in report.removed:
-                self._signatures.pop(gone, None)
-                self.errors.pop(gone, None)
+            for gone in set(self._signatures) | set(self._failed) | set(self.errors):
+                if gone not in found:
+                    self._signatures.pop(gone, None)
+                    self._failed.pop(gone, None)
+                    self._pending.pop(gone, None)
+                    self.errors.pop(gone, None)
             return report
 
     def _quiet(self, sig: Signature) -> bool:
@@ -129,16 +142,33 @@ class ModelRegistry:
 
     async def _load_into(self, models: dict[str, LoadedModel], model_id: str, folder: Path,
                          sig: Signature, report: ReloadReport) -> None:
-        self._signatures[model_id] = sig
         self._pending.pop(model_id, None)
         try:
-            models[model_id] = await asyncio.to_thread(load_model, model_id, folder, self.threads)
-        except (KDError, OSError, ValueError, RuntimeError) as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("could not load model %s from %s: %s", model_id, folder, message)
-            self.errors[model_id] = message
-            report.failed[model_id] = message
+            loaded = await asyncio.to_thread(load_model, model_id, folder, self.threads)
+        except Exception as exc:  # noqa: BLE001 - any failure is this folder's error, never the registry's
+            detail = f"{type(exc).__name__}: {exc}"
+            kept = " (its previous version stays in service)" if model_id in models else ""
+            log.warning("could not load model %s from %s%s: %s", model_id, folder, kept, detail)
+            self._failed[model_id] = sig
+            self.errors[model_id] = report.failed[model_id] = without_paths(detail, folder)
             return
+        models[model_id] = loaded
+        self._signatures[model_id] = sig
+        self._failed.pop(model_id, None)
         self.errors.pop(model_id, None)
         report.loaded.append(model_id)
-        log.info("loaded model %s (%s) from %s", model_id, models[model_id].backend.name, folder)
+        log.info("loaded model %s (%s) from %s", model_id, loaded.backend.name, folder)
+
+
+# An absolute path: a slash not preceded by a word character, a dot, a colon or another slash (so "1/2",
+# "and/or" and URLs stay as they are), then at least one folder.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`,;:()\[\]]+/)+([^\s/'\"`,;:()\[\]]*)")
+
+
+def without_paths(message: str, folder: Path) -> str:
+    """`message` with filesystem paths cut to what a client may see: paths inside the model folder become
+    `<model folder name>/<file>`, any other absolute path its last component. Error answers travel to
+    whoever can reach the gateway; the log keeps the full message."""
+    for prefix in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
+        message = message.replace(prefix, folder.name)
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1), message)

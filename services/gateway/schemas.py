@@ -145,6 +145,8 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     ready: bool
     models: int
+    failed: list[str] = Field(default=[], description="model folders that failed to load (the reasons are in "
+                                                      "GET /v1/models)")
 
 
 class ReloadResponse(BaseModel):

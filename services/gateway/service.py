@@ -7,7 +7,6 @@ folder polling, worker start and stop). The handlers in `api.py` only call its m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import time
@@ -55,19 +54,33 @@ class Gateway:
             self._poll_task = asyncio.create_task(self._poll(), name="gateway-poll")
 
     async def stop(self) -> None:
+        """Stop polling and the batch worker; a poll task that had failed is logged, never raised here."""
         if self._poll_task is not None:
             self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._poll_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # noqa: BLE001 - shutting down: report it, and still stop the batcher
+                log.exception("the models folder poll had stopped with an error")
         await self.batcher.stop()
 
     async def _poll(self) -> None:
+        """Refresh every `poll_seconds` until cancelled; no failure ends the loop (the registry turns a bad
+        folder into that folder's error; anything else, e.g. the models folder removed, is logged)."""
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
             try:
                 self._record(await self.registry.refresh(settle=True))
-            except (KDError, OSError) as exc:  # e.g. the folder was removed: keep serving, keep polling
-                log.warning("polling %s failed: %s", self.settings.models_dir, exc)
+            except KDError as exc:
+                log.warning("polling the models folder failed: %s", exc)
+            except Exception:  # noqa: BLE001 - keep watching the folder whatever happened this time
+                log.exception("polling the models folder failed")
+
+    @property
+    def polling(self) -> bool:
+        """Whether the models folder is watched (always true when polling is off)."""
+        return self._poll_task is None or not self._poll_task.done()
 
     def _record(self, report: ReloadReport) -> None:
         self.metrics.reloads.labels(result="loaded").inc(len(report.loaded))
@@ -129,14 +142,19 @@ class Gateway:
             loaded_at=model.loaded_at, default=default)
 
     def readiness(self) -> ReadyResponse:
-        """Ready when at least one model is loaded and the batch worker runs; else a 503."""
-        count = len(self.registry.models)
+        """Ready when at least one model is loaded, the batch worker runs and the folder is watched; else a
+        503 that says what is wrong (model ids and reasons, never filesystem paths)."""
+        count, errors = len(self.registry.models), dict(self.registry.errors)
         if not self.batcher.running:
             raise NotReady("the translation worker is not running")
+        if not self.polling:
+            raise NotReady("the models folder is no longer watched for new models; restart the gateway")
         if count == 0:
-            errors = "; ".join(f"{k}: {v}" for k, v in self.registry.errors.items()) or "none found"
-            raise NotReady(f"no model loaded from {self.settings.models_dir} ({errors})")
-        return ReadyResponse(ready=True, models=count)
+            reasons = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
+            raise NotReady(f"no model loaded: {len(errors)} model folder(s) failed to load ({reasons})" if errors
+                           else "no model loaded: the models folder holds no model yet; export one into it "
+                                "with `kd export`")
+        return ReadyResponse(ready=True, models=count, failed=sorted(errors))
 
     async def reload(self) -> ReloadResponse:
         """Rescan the models folder now and load what changed (the admin endpoint)."""

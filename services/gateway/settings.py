@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from s2s.errors import KDError
+from s2s.secret_files import refuse_placeholder
 
 ENV_PREFIX = "KD_GATEWAY_"
-PLACEHOLDER = "REPLACE_ME"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class GatewaySettings:
     settle_seconds: float = 2.0
     public_address: str | None = None
     allow_anonymous: bool = False
+    private_ops: bool = False
 
     def __post_init__(self) -> None:
         positive = ("port", "max_batch", "queue_size", "max_texts", "max_chars", "max_body_bytes",
@@ -66,9 +67,11 @@ class GatewaySettings:
     def _check_exposure(self) -> None:
         """Refuse placeholder keys, and serving the network without API keys unless anonymity is chosen."""
         for name, values in (("api_keys", self.api_keys), ("admin_key", (self.admin_key or "",))):
-            if any(PLACEHOLDER in value for value in values):
-                raise KDError(f"{ENV_PREFIX}{name.upper()} is still the placeholder of deploy/k8s/secret.yaml "
-                              f"({PLACEHOLDER}...); set real keys before starting")
+            for value in values:
+                refuse_placeholder(value, f"gateway setting {ENV_PREFIX}{name.upper()}")
+        if self.private_ops and not self.api_keys:
+            raise KDError(f"{ENV_PREFIX}PRIVATE_OPS puts /metrics and /docs behind the API keys, but no keys are "
+                          f"set: set {ENV_PREFIX}API_KEYS too")
         address = self.public_address or self.host
         if not self.api_keys and not self.allow_anonymous and not _loopback(address):
             raise KDError(f"the gateway would serve {address} without API keys: set {ENV_PREFIX}API_KEYS, or start "
@@ -108,6 +111,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_chars": int, "max_body_bytes": int, "max_beam": int, "max_length": int, "max_iterations": int,
     "default_max_length": int, "poll_seconds": float, "threads": int, "default_model": _optional,
     "request_timeout_s": float, "settle_seconds": float, "public_address": _optional, "allow_anonymous": _bool,
+    "private_ops": _bool,
 }
 
 

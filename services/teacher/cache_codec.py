@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from s2s.decoding import Hypothesis
+from s2s.teacher.answers import topk_problem
 from s2s.teacher.contract import TopKResult
 
 KEY_PREFIX = "kd:v1"
@@ -136,9 +137,10 @@ def decode_nbest(value: bytes) -> list[Hypothesis]:
 
 
 def topk_fits(result: TopKResult, target_len: int, k: int, vocab_size: int) -> bool:
-    """Whether a decoded top-k value answers this request: [target_len, k] ids within the vocabulary."""
-    return (result.ids.shape == (target_len, k) and result.rest_logmass.shape == (target_len,)
-            and bool(((result.ids >= 0) & (result.ids < vocab_size)).all()))
+    """Whether a decoded top-k value answers this request, by shape and by value: [target_len, k] distinct
+    ids within the vocabulary, finite log q <= 0, no NaN (see `s2s.teacher.answers`). Anyone who can write
+    to the cache can write a value that decodes; only a value that passes is trained on."""
+    return topk_problem(result, target_len, k, vocab_size) is None
 
 
 def nbest_fits(hyps: list[Hypothesis], nbest: int, max_len: int, vocab_size: int) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 from s2s.decoding import Hypothesis
 from s2s.teacher import compute
 from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
+from s2s.teacher.answers import TeacherAnswerError
 from s2s.teacher.contract import TeacherInfo, TeacherInputError, TopKResult
 from s2s.teacher.limits import (
     check_budget,
@@ -149,8 +150,11 @@ class TeacherEngine:
                 fits: Callable[[R, Any], bool]) -> Reply[R]:
         """Answers from the cache where a value is there and fits the request, the model for the rest.
 
-        A value that does not decode, or decodes to the wrong shape or ids outside the vocabulary (written by
-        another version, or damaged), is treated as a miss, counted, and overwritten with the computed answer."""
+        A value that does not decode, or decodes to something that does not answer the request (the wrong
+        shape, ids outside the vocabulary or repeated, NaN or impossible log-probabilities: written by another
+        version, damaged, or planted), is treated as a miss, counted, and overwritten with the computed answer.
+        A computed answer that fails the same check is never cached, and a top-k one fails the request (the
+        model computed NaN: it is broken)."""
         results: list[R | None] = [None] * len(keys)
         missing = []
         for i, value in enumerate(self._cache.get_many(keys)):
@@ -170,9 +174,15 @@ class TeacherEngine:
         if missing:
             computed = self._compute(op, params, [inputs[i] for i in missing], sum(costs[i] for i in missing),
                                      timeout_s)
+            fresh = {}
             for i, result in zip(missing, computed, strict=True):
                 results[i] = result
-            self._cache.put_many({keys[i]: encode(r) for i, r in zip(missing, computed, strict=True)})
+                if fits(result, inputs[i]):
+                    fresh[keys[i]] = encode(result)
+                elif op == "topk":
+                    raise TeacherAnswerError(f"the teacher model computed an invalid top-k answer for sentence {i} "
+                                             "(NaN or impossible log-probabilities); the model is broken")
+            self._cache.put_many(fresh)
         return Reply([r for r in results if r is not None], len(keys) - len(missing), len(missing))
 
     def _compute(self, op: str, params: Hashable, inputs: list[Any], tokens: int, timeout_s: float | None) -> list[Any]:

@@ -30,15 +30,15 @@ class TeacherHandlers:
 
     def TopK(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return self._serve("TopK", context, lambda deadline: wire.topk_response(
-            self._engine.topk(*wire.topk_args(request), timeout_s=deadline)))
+            self._engine.topk(*wire.topk_args(request, self._engine.limits), timeout_s=deadline)))
 
     def Score(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return self._serve("Score", context, lambda deadline: wire.score_response(
-            self._engine.score(*wire.score_args(request), timeout_s=deadline)))
+            self._engine.score(*wire.score_args(request, self._engine.limits), timeout_s=deadline)))
 
     def Generate(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         def generate(deadline: float | None) -> Any:
-            src, beam_size, nbest, max_len, texts = wire.generate_args(request)
+            src, beam_size, nbest, max_len, texts = wire.generate_args(request, self._engine.limits)
             return wire.generate_response(self._engine.generate(src, beam_size, nbest, max_len, deadline, texts))
         return self._serve("Generate", context, generate)
 

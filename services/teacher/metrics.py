@@ -44,8 +44,8 @@ class TeacherMetrics:
         self.cache_hits = Counter("kd_teacher_cache_hits", "sentences answered from the cache", ["op"], registry=r)
         self.cache_misses = Counter("kd_teacher_cache_misses", "sentences the cache did not have", ["op"],
                                     registry=r)
-        self.cache_bad_values = Counter("kd_teacher_cache_bad_values", "cached values that did not fit the request "
-                                        "(shape, ids) and were recomputed", ["op"], registry=r)
+        self.cache_bad_values = Counter("kd_teacher_cache_bad_values", "cached values that did not answer the request "
+                                        "(shape, ids, NaN or impossible log q) and were recomputed", ["op"], registry=r)
         self.shed = Counter("kd_teacher_shed_requests", "requests refused because the queue was full", ["op"],
                             registry=r)
         self.redis_errors = Counter("kd_teacher_redis_errors", "failed Redis operations", registry=r)

@@ -17,28 +17,11 @@ from typing import Any
 import grpc
 
 from s2s.errors import KDError
+from s2s.secret_files import PLACEHOLDER, read_secret, refuse_placeholder
 
-PLACEHOLDER = "REPLACE_ME"
+__all__ = ["PLACEHOLDER", "TokenCheck", "read_secret", "refuse_placeholder", "server_credentials"]
+
 _PROTECTED_PREFIX = "/kd.teacher.v1.Teacher/"
-
-
-def read_secret(path: Path, what: str) -> str:
-    """The stripped content of a secret file; refuses a missing, empty or placeholder secret."""
-    try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise KDError(f"cannot read the {what} from {path} ({exc.strerror}); mount the secret there") from exc
-    if not value:
-        raise KDError(f"the {what} file {path} is empty; put the secret in it")
-    refuse_placeholder(value, what)
-    return value
-
-
-def refuse_placeholder(value: str, what: str) -> None:
-    """A deploy template's placeholder left in place would be a known secret: refuse to start."""
-    if PLACEHOLDER in value:
-        raise KDError(f"the {what} is still the placeholder of deploy/k8s/secret.yaml ({PLACEHOLDER}...); "
-                      "set a real secret before starting")
 
 
 def server_credentials(cert: Path, key: Path) -> grpc.ServerCredentials:

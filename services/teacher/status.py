@@ -2,9 +2,9 @@
 
 Teacher errors map by kind (`TeacherInputError` -> INVALID_ARGUMENT, `TeacherLimitError` and
 `TeacherOverloadedError` -> RESOURCE_EXHAUSTED, the latter with a retry hint, `TeacherUnavailableError` ->
-UNAVAILABLE); malformed tensors are INVALID_ARGUMENT; a request that waited past its deadline is
-DEADLINE_EXCEEDED; anything else is a bug, logged with its traceback and answered INTERNAL without
-internals in the message.
+UNAVAILABLE, `TeacherAnswerError` (the model computed NaN) -> INTERNAL with its message); malformed tensors
+are INVALID_ARGUMENT; a request that waited past its deadline is DEADLINE_EXCEEDED; anything else is a bug,
+logged with its traceback and answered INTERNAL without internals in the message.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import NoReturn
 import grpc
 
 from kdproto.tensors import TensorError
+from s2s.teacher.answers import TeacherAnswerError
 from s2s.teacher.contract import (
     TeacherInputError,
     TeacherLimitError,
@@ -29,6 +30,7 @@ _CODES: dict[type[Exception], grpc.StatusCode] = {
     TeacherLimitError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     TeacherOverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     TeacherUnavailableError: grpc.StatusCode.UNAVAILABLE,
+    TeacherAnswerError: grpc.StatusCode.INTERNAL,
 }
 
 

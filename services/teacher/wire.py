@@ -2,10 +2,18 @@
 
 Handlers pass request messages through `*_args` and engine replies through `*_response` without looking
 inside. Malformed tensors raise `kdproto.tensors.TensorError` naming the sentence and field.
+
+Every `*_args` first prices the request from the sizes its tensors declare (their `shape` fields, the
+number of sentences, the lengths of source texts), with the same cost rules as the engine
+(`s2s.teacher.limits`), and refuses one over the teacher's budget with `TeacherLimitError` before anything
+is converted: an oversized request costs the server the message it sent, never the int64 arrays and
+range checks it would have expanded into. (A tensor's bytes must match its declared shape, which
+`kdproto.tensors.unpack` checks next, so a request cannot declare small and send large.)
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import grpc
@@ -16,6 +24,14 @@ from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
 from s2s.decoding import Hypothesis
 from s2s.teacher.contract import TopKResult
+from s2s.teacher.limits import (
+    TeacherLimits,
+    check_budget,
+    check_generate,
+    generate_cost_of,
+    score_cost_of,
+    text_generate_cost,
+)
 from services.teacher.engine import Reply, ServerInfo
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["Teacher"].full_name
@@ -43,8 +59,22 @@ def _ids(message: Any, field: str, name: str, ndim: int = 1) -> np.ndarray:
     return tensors.unpack_ids(getattr(message, field), name, ndim)
 
 
-def topk_args(request: pb.TopKRequest) -> tuple[list[np.ndarray], list[np.ndarray], int]:
-    """(sources, targets, k) of a TopK request."""
+def _size(message: Any, field: str) -> int:
+    """Elements a tensor field declares (at least 1, as every valid sequence has; 1 when absent)."""
+    if not message.HasField(field):
+        return 1
+    return max(math.prod(max(int(d), 0) for d in getattr(message, field).shape), 1)
+
+
+def _rows_and_width(tensor: pb.Tensor) -> tuple[int, int]:
+    """(positions, candidates) a [T, c] candidates tensor declares; any other rank counts as T = elements."""
+    shape = [max(int(d), 0) for d in tensor.shape]
+    return (shape[0], shape[1]) if len(shape) == 2 else (max(math.prod(shape), 1), 1)
+
+
+def topk_args(request: pb.TopKRequest, limits: TeacherLimits) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """(sources, targets, k) of a TopK request, priced from its declared sizes first."""
+    check_budget(sum(_size(p, "source") + _size(p, "target") for p in request.sentences), limits)
     src = [_ids(p, "source", f"sentence {i}: source") for i, p in enumerate(request.sentences)]
     tgt = [_ids(p, "target", f"sentence {i}: target") for i, p in enumerate(request.sentences)]
     return src, tgt, request.k
@@ -56,21 +86,36 @@ def topk_response(reply: Reply[TopKResult]) -> pb.TopKResponse:
     return pb.TopKResponse(rows=rows, cache=_cache_stats(reply))
 
 
-def score_args(request: pb.ScoreRequest) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """(sources, targets, candidates) of a Score request."""
+def score_args(request: pb.ScoreRequest,
+               limits: TeacherLimits) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """(sources, targets, candidates) of a Score request, priced from its declared sizes first."""
     items = request.items
+    check_budget(sum(_score_size(it) for it in items), limits)
     src = [_ids(it, "source", f"sentence {i}: source") for i, it in enumerate(items)]
     tgt = [_ids(it, "target", f"sentence {i}: target") for i, it in enumerate(items)]
     cands = [_ids(it, "candidates", f"sentence {i}: candidates", ndim=2) for i, it in enumerate(items)]
     return src, tgt, cands
 
 
+def _score_size(item: pb.ScoreItem) -> int:
+    rows, width = _rows_and_width(item.candidates) if item.HasField("candidates") else (1, 1)
+    return score_cost_of(_size(item, "source"), max(_size(item, "target"), rows), width)
+
+
 def score_response(reply: Reply[np.ndarray]) -> pb.ScoreResponse:
     return pb.ScoreResponse(logq=[tensors.pack_logprobs(r) for r in reply.results])
 
 
-def generate_args(request: pb.GenerateRequest) -> tuple[list[np.ndarray], int, int, int, list[str]]:
-    """(sources, beam_size, nbest, max_len, source texts) of a Generate request (ids or texts)."""
+def generate_args(request: pb.GenerateRequest,
+                  limits: TeacherLimits) -> tuple[list[np.ndarray], int, int, int, list[str]]:
+    """(sources, beam_size, nbest, max_len, source texts) of a Generate request (ids or texts), its beam
+    and lengths checked and its cost priced from its declared sizes first."""
+    beam, max_len = request.beam_size, request.max_len
+    check_generate(beam, request.nbest, max_len, limits)
+    cost = sum(generate_cost_of(max(math.prod(max(int(d), 0) for d in t.shape), 1), beam, max_len)
+               for t in request.sources)
+    cost += sum(text_generate_cost(text, beam, max_len, limits.max_source_len) for text in request.source_texts)
+    check_budget(cost, limits)
     src = [tensors.unpack_ids(t, f"sentence {i}: source", 1) for i, t in enumerate(request.sources)]
     return src, request.beam_size, request.nbest, request.max_len, list(request.source_texts)
 

@@ -197,7 +197,7 @@ def test_pods_meet_the_restricted_pod_security_standard(owner: str, template: Do
     assert spec.get("automountServiceAccountToken") is False, owner
     assert spec["securityContext"]["runAsNonRoot"] is True, owner
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, owner
-    for ctr in spec["containers"]:
+    for ctr in spec["containers"] + spec.get("initContainers", []):
         assert ctr["securityContext"]["allowPrivilegeEscalation"] is False, owner
         assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"], owner
     labels = find("Namespace", "kd")["metadata"]["labels"]
@@ -214,6 +214,46 @@ def test_ray_uses_token_authentication_from_the_secret() -> None:
         assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray_token", owner
         volume = next(v for v in template["spec"]["volumes"] if v["name"] == "secrets")
         assert {"key": "RAY_TOKEN", "path": "ray_token"} in volume["secret"]["items"], owner
+
+
+def _secret_files(template: Doc, folder: Path, values: dict[str, str]) -> Path:
+    """Write the files the pod's secrets volume would hold, from `values` (Secret key -> content)."""
+    volume = next(v for v in template["spec"]["volumes"] if "secret" in v and v["secret"]["secretName"] == "kd-secrets")
+    folder.mkdir(parents=True)
+    for item in volume["secret"]["items"]:
+        (folder / item["path"]).write_text(values[item["key"]])
+    return folder
+
+
+def _run_init_check(template: Doc, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run the pod's placeholder check as its init container would, with /run/secrets mapped to `folder`."""
+    init = next(c for c in template["spec"]["initContainers"] if c["name"] == "refuse-placeholder-secrets")
+    argv = [part.replace("/run/secrets", str(folder)) for part in init["command"]]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+RAY_AND_REDIS = [pytest.param(o, t, id=o) for o, t in pod_templates()
+                 if "RayCluster" in o or "RayJob" in o or o == "Deployment/redis"]
+
+
+@pytest.mark.parametrize(("owner", "template"), RAY_AND_REDIS)
+def test_ray_and_redis_pods_refuse_the_placeholder_secrets(owner: str, template: Doc, tmp_path: Path) -> None:
+    """Ray and Redis read their secrets themselves and would accept secret.yaml's placeholders: an init
+    container refuses to start the pod while any mounted secret still holds one, and passes real secrets."""
+    init = next(c for c in template["spec"]["initContainers"] if c["name"] == "refuse-placeholder-secrets")
+    main = template["spec"]["containers"][0]
+    assert init["image"] == main["image"], owner
+    main_mount = next(m for m in main["volumeMounts"] if m["mountPath"] == "/run/secrets")
+    assert init["volumeMounts"] == [{**main_mount, "readOnly": True}], owner
+    shipped = find("Secret", "kd-secrets")["stringData"]
+    refused = _run_init_check(template, _secret_files(template, tmp_path / "placeholders", shipped))
+    assert refused.returncode == 1 and "still holds the REPLACE_ME placeholders" in refused.stderr, owner
+    made = tmp_path / "made"
+    subprocess.run(["bash", str(ROOT / "scripts" / "make_secrets.sh"), str(made)], check=True, capture_output=True)
+    real = {"RAY_TOKEN": (made / "ray_token").read_text(), "TEACHER_TOKEN": (made / "teacher_token").read_text(),
+            "REDIS_URL": (made / "redis_url").read_text(), "users.acl": (made / "redis_users.acl").read_text()}
+    accepted = _run_init_check(template, _secret_files(template, tmp_path / "real", real))
+    assert accepted.returncode == 0, (owner, accepted.stderr)
 
 
 def test_network_policies_let_in_only_the_intended_callers() -> None:

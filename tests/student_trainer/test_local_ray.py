@@ -8,9 +8,11 @@ happens in a subprocess, so that it owns its Ray instance and leaves the session
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,3 +84,34 @@ def test_a_start_that_times_out_is_cleaned_up_and_retried(tmp_path: Path) -> Non
     assert result["survivors"] == 0  # nothing of the failed start was left running
     # Errors other than the startup timeout are not retried: one more folder, then the error itself.
     assert result["dirs"] == 3 and "no_such_option" in result["refused"]
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_local_ray_listens_on_loopback_only(ray_cluster: str, listening: Any, exposed: Any) -> None:
+    """The trainer's own Ray (GCS, raylet, agents, workers) binds loopback: Ray 2.60 would otherwise swap its
+    127.0.0.1 node address for the machine's and listen on every interface, guarded by the token alone."""
+    import ray
+
+    @ray.remote
+    def pid() -> int:
+        return os.getpid()
+
+    ray.get(pid.remote())  # a worker process is up too
+    held = listening(_descendants(os.getpid()))
+    assert sum(len(a) for a in held.values()) >= 4, held  # GCS, raylet (2), agents, the worker
+    assert not exposed(held), exposed(held)

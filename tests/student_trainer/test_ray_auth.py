@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from s2s.errors import KDError
+from s2s.secret_files import PlaceholderSecretError
+from student_trainer.local_ray import ensure_ray
 from student_trainer.ray_auth import ensure_token, token_env
+from teacher_client.client import read_token
 
 from .conftest import REPO
 
@@ -30,6 +33,31 @@ def test_token_env_points_ray_at_the_file_and_refuses_a_missing_one(tmp_path: Pa
     assert token_env(path) == {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(path.resolve())}
     with pytest.raises(KDError, match="does not exist"):
         token_env(tmp_path / "missing")
+
+
+def test_the_deploy_placeholder_token_is_refused_before_ray_starts_or_connects(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RAY_TOKEN of deploy/k8s/secret.yaml, mounted as a file or given in the environment: no local Ray
+    starts with it and no driver connects to a cluster with it (the pods refuse it in an init container)."""
+    folder = tmp_path / "ray"
+    folder.mkdir()
+    (folder / "auth_token").write_text("REPLACE_ME-ray-token")
+    with pytest.raises(PlaceholderSecretError, match="Ray token in .* is still the placeholder"):
+        ensure_token(folder)
+    with pytest.raises(PlaceholderSecretError, match="scripts/make_secrets.sh"):
+        token_env(folder / "auth_token")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # never reached: refused before connecting
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(folder / "auth_token"))
+    with pytest.raises(PlaceholderSecretError):
+        ensure_ray(tmp_path / "state")
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "REPLACE_ME-ray-token")
+    with pytest.raises(PlaceholderSecretError, match="RAY_AUTH_TOKEN"):
+        ensure_ray(tmp_path / "state")
+    teacher_token = tmp_path / "teacher_token"
+    teacher_token.write_text("REPLACE_ME-teacher-token\n")
+    with pytest.raises(PlaceholderSecretError, match="teacher token"):
+        read_token(teacher_token)
 
 
 def _fresh_home_env(tmp_path: Path) -> tuple[dict[str, str], Path]:

@@ -54,9 +54,9 @@ def test_killed_worker_restarts_from_its_checkpoint_then_resume_extends_the_run(
     assert killed, "the worker finished before it could be killed"
     resumes = _events(out, "resume")
     assert len(resumes) == 1 and resumes[0]["pid"] != killed["pid"]
-    # Restarted from a checkpoint the worker had reported (the newest one Ray Train had registered
-    # before the kill; a report still in flight at that moment is lost with the worker).
-    assert resumes[0]["from_step"] in killed["reported"] and resumes[0]["from_step"] >= 3
+    # Restarted from the newest checkpoint the worker had logged before the kill (or one logged in the
+    # instant between reading the log and the kill): a checkpoint is logged only once Ray Train committed it.
+    assert resumes[0]["from_step"] >= killed["reported"][-1] >= 6
     steps_after = [r["step"] for r in _events(out, "train") if r["time"] > resumes[0]["time"]]
     assert steps_after[0] == resumes[0]["from_step"] + 3 and steps_after[-1] == 18
     assert outcome.manifest.metrics["steps"] == 20

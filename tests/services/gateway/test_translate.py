@@ -68,7 +68,7 @@ def test_models_lists_manifest_facts(f32_gateway: Any, micro_checkpoint: Path) -
 def test_health_readiness_metrics_and_docs(f32_gateway: Any) -> None:
     with f32_gateway.client() as client:
         assert client.get("/healthz").json() == {"status": "ok"}
-        assert client.get("/readyz").json() == {"ready": True, "models": 2}
+        assert client.get("/readyz").json() == {"ready": True, "models": 2, "failed": []}
         client.post("/v1/translate", json={"text": "Hola", "max_length": 4})
         metrics = client.get("/metrics")
         docs = client.get("/docs")

@@ -99,6 +99,54 @@ def test_damaged_or_misfit_cached_values_are_recomputed_and_counted(
                for k, x in zip(keys, tgt[:3], strict=True))
 
 
+def _poisoned(good: TopKResult, kind: str) -> TopKResult:
+    """A copy of a real answer with one impossible value planted, as a local user with cache access could."""
+    ids, logq, rest = good.ids.copy(), good.logq.copy(), good.rest_logmass.copy()
+    if kind == "nan":
+        logq[1, 0] = np.nan
+    elif kind == "inf":
+        logq[0, 2] = np.inf
+    elif kind == "positive":
+        logq[0, 0] = 0.5
+    elif kind == "rest_nan":
+        rest[2] = np.nan
+    elif kind == "minus_inf":
+        logq[0, 3] = -np.inf
+    elif kind == "duplicate":
+        ids[1, 1] = ids[1, 0]
+    return TopKResult(ids, logq, rest)
+
+
+POISONS = ("nan", "inf", "positive", "rest_nan", "minus_inf", "duplicate")
+
+
+def test_poisoned_cached_values_are_misses_counted_and_replaced(
+        client: TeacherClient, teacher: TeacherServer, sentences: Any, redis_server: RedisProcess,
+        metric: Callable[..., float]) -> None:
+    """NaN, +inf, -inf, log q > 0, a NaN rest mass, a repeated id: values that decode, with the right shape
+    and ids in range, under the real keys. None is answered; each is recomputed, counted and overwritten."""
+    src, tgt = sentences[0][3:9], sentences[1][3:9]
+    expected = client.topk(src, tgt, 4)
+    info = teacher.engine.info()
+    vocab = info.teacher.vocab_size
+    conn = redis.Redis(port=redis_server.port)
+    keys = [codec.cache_key(info.teacher_id, info.teacher.vocab_fingerprint, "topk", "k4", np.array(s), np.array(t))
+            for s, t in zip(src, tgt, strict=True)]
+    for key, good, kind in zip(keys, expected, POISONS, strict=True):
+        poisoned = codec.encode_topk(_poisoned(good, kind), vocab)
+        assert codec.decode_topk(poisoned).ids.shape == good.ids.shape  # it decodes and has the right shape
+        conn.set(key, poisoned)
+    bad_before, misses_before = (metric("kd_teacher_cache_bad_values_total", op="topk"),
+                                 metric("kd_teacher_cache_misses_total", op="topk"))
+    answers = client.topk(src, tgt, 4)
+    _same(answers, expected)
+    assert all(np.isfinite(a.logq).all() and (a.logq <= 0).all() for a in answers)
+    assert metric("kd_teacher_cache_bad_values_total", op="topk") - bad_before == len(POISONS)
+    assert metric("kd_teacher_cache_misses_total", op="topk") - misses_before == len(POISONS)
+    assert all(codec.topk_fits(codec.decode_topk(conn.get(k)), len(x), 4, vocab)  # type: ignore[arg-type]
+               for k, x in zip(keys, tgt, strict=True))
+
+
 def test_codec_round_trips_at_wire_precision() -> None:
     rng = np.random.default_rng(1)
     result = TopKResult(rng.integers(0, 8000, (4, 3)), rng.normal(-5, 2, (4, 3)).astype(np.float32),
