@@ -16,6 +16,7 @@ from kd.cli import main
 from s2s.argos import SUFFIX, check_single_sentencepiece, write_argos_package
 from s2s.errors import KDError
 from s2s.export import export_checkpoint
+from s2s.languages import Languages
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def micro_export(tmp_path_factory: pytest.TempPathFactory, micro_checkpoint: Pat
     """The micro model exported (int8) with its pair declared and its BLEU measured on three verses."""
     out = tmp_path_factory.mktemp("argos") / "micro"
     export_checkpoint(micro_checkpoint, out, "int8", eval_tsv=bible_dir / "test.tsv", eval_limit=3,
-                      languages=("es", "en"))
+                      languages=Languages("es", "en"))
     return out
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from kd.cli import main
 from s2s.export import export_checkpoint
+from s2s.languages import Languages
 
 SENTENCES = ["En el principio creó Dios los cielos y la tierra.", "Y dijo Dios: Sea la luz; y fue la luz.",
              "Jesús lloró.", "Porque de tal manera amó Dios al mundo.", "El Señor es mi pastor; nada me faltará."]
@@ -68,7 +69,7 @@ def _argos(package: Path, texts: list[str], home: Path) -> dict[str, Any]:
 def test_argos_translate_installs_the_package_and_translates_like_the_gateway(
         reference_teacher_dir: Path, serve: Any, models_dir: Callable[..., Path], tmp_path: Path) -> None:
     export = tmp_path / "teacher-int8"
-    export_checkpoint(reference_teacher_dir, export, "int8", languages=("es", "en"))
+    export_checkpoint(reference_teacher_dir, export, "int8", languages=Languages("es", "en"))
     package = tmp_path / "teacher.argosmodel"
     assert main(["export", "--model", str(export), "--out", str(package), "--format", "argos",
                  "--package-version", "1.1"]) == 0

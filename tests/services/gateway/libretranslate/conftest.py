@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from s2s.export import export_checkpoint
+from s2s.languages import Languages
 
 # LibreTranslate requests set no output length: the gateway's default applies. Random models never stop
 # early, so the tests' gateways keep it short.
@@ -21,8 +22,8 @@ def lt_exports(tmp_path_factory: pytest.TempPathFactory, micro_checkpoint: Path,
     """float32 exports: the shared micro model as es->en, and another model as es->fr."""
     root = tmp_path_factory.mktemp("lt-exports")
     other = make_checkpoint(root / "seed2", seed=2)
-    export_checkpoint(micro_checkpoint, root / "es-en", "float32", languages=("es", "en"))
-    export_checkpoint(other, root / "es-fr", "float32", languages=("es", "fr"))
+    export_checkpoint(micro_checkpoint, root / "es-en", "float32", languages=Languages("es", "en"))
+    export_checkpoint(other, root / "es-fr", "float32", languages=Languages("es", "fr"))
     return {"es-en": root / "es-en", "es-fr": root / "es-fr"}
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from s2s.languages import Languages
+
 GOOD = {"q": "Jesús lloró.", "source": "es", "target": "en"}
 
 
@@ -116,7 +118,7 @@ def test_auto_and_detect_need_one_source_language(serve: Any, models_dir: Callab
     from s2s.export import export_checkpoint
 
     en_es = tmp_path / "en-es"
-    export_checkpoint(make_checkpoint(tmp_path / "ckpt", seed=3), en_es, "float32", languages=("en", "es"))
+    export_checkpoint(make_checkpoint(tmp_path / "ckpt", seed=3), en_es, "float32", languages=Languages("en", "es"))
     with serve(models_dir(micro=lt_exports["es-en"], back=en_es), default_max_length=8) as gw, \
             gw.client() as client:
         auto = client.post("/translate", json={**GOOD, "source": "auto"})
