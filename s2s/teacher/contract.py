@@ -31,6 +31,7 @@ class TeacherInfo:
     family: str = "marian"
     src_lang: str | None = None
     tgt_lang: str | None = None
+    teacher_id: str = ""  # model id + weights digest (`s2s.teacher.identity`): whose answers a store or cache holds
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +42,24 @@ class TopKResult:
     ids: np.ndarray
     logq: np.ndarray
     rest_logmass: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SampledResult:
+    """m tokens drawn from q at every target position of one sentence, as distinct ids with their counts.
+
+    `ids` [N] int64 and `counts` [N] int64 (each >= 1) list position 0's distinct ids (ascending), then
+    position 1's, ...; the counts of every position sum to `m`, so the positions need no separate lengths
+    (`s2s.teacher.sampling.positions`). `counts / m` is an unbiased estimate of q at that position."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    m: int
+
+    @property
+    def length(self) -> int:
+        """Target positions covered (the counts sum to m at each)."""
+        return int(self.counts.sum()) // self.m if self.m else 0
 
 
 class TeacherError(KDError):
