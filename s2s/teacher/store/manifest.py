@@ -83,6 +83,7 @@ class StoreManifest:
     identity: Identity
     shards: list[ShardEntry] = field(default_factory=list)
     format: str = FORMAT
+    teacher: dict[str, Any] = field(default_factory=dict)  # the teacher's Info when the store was begun
 
     @property
     def sentences(self) -> int:
@@ -97,7 +98,7 @@ class StoreManifest:
         return sum(s.bytes for s in self.shards)
 
     def to_json(self) -> str:
-        data = {"format": self.format, **asdict(self.identity),
+        data = {"format": self.format, **asdict(self.identity), "teacher": self.teacher,
                 "totals": {"shards": len(self.shards), "sentences": self.sentences, "positions": self.positions,
                            "bytes": self.bytes,
                            "bytes_per_position": round(self.bytes / self.positions, 3) if self.positions else None},
@@ -123,12 +124,13 @@ def read_manifest(folder: Path) -> StoreManifest:
         identity = Identity(data["teacher_id"], data["model_id"], data["vocab_fingerprint"], int(data["vocab_size"]),
                             signal, dict(data.get("corpus", {})))
         shards = [ShardEntry(**s) for s in data["shards"]]
+        teacher = dict(data.get("teacher") or {})
     except StoreError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{path} is unreadable or incomplete ({type(exc).__name__}: {exc}); "
                          "precompute the store again") from exc
-    return StoreManifest(identity, shards, data["format"])
+    return StoreManifest(identity, shards, data["format"], teacher)
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from s2s.teacher.contract import SampledResult, TeacherError, TopKResult
 from s2s.teacher.store.manifest import MANIFEST, Identity, ShardEntry, StoreManifest, StoreMismatchError, read_manifest
 from s2s.teacher.store.shards import Result, file_sha256, write_shard
+from s2s.teacher.values import sampled_problem, topk_problem
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +24,12 @@ log = logging.getLogger(__name__)
 class StoreWriter:
     """Adds shards to the store in `folder` (one writer at a time)."""
 
-    def __init__(self, folder: str | Path, identity: Identity) -> None:
+    def __init__(self, folder: str | Path, identity: Identity, teacher: dict[str, Any] | None = None) -> None:
+        """`teacher`: the teacher's Info, kept in the manifest (what a store alone reports as its teacher)."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".shard-*.tmp"):  # a killed writer's unfinished shard
+            stale.unlink(missing_ok=True)
         if (self.folder / MANIFEST).is_file():
             self.manifest = read_manifest(self.folder)
             diff = self.manifest.identity.differences(identity)
@@ -32,7 +38,7 @@ class StoreWriter:
                                          "use another --out folder, or delete this one to start over")
             self._drop_damaged()
         else:
-            self.manifest = StoreManifest(identity)
+            self.manifest = StoreManifest(identity, teacher=dict(teacher or {}))
             self.manifest.write(self.folder)
         self.identity = identity
 
@@ -40,10 +46,20 @@ class StoreWriter:
         """Indices of the shards already finished."""
         return {s.index for s in self.manifest.shards}
 
-    def add(self, index: int, keys: Sequence[bytes], results: Sequence[Result], positions: int) -> ShardEntry:
-        """Write shard `index` and record it (replacing an older record of the same index)."""
-        entry = write_shard(self.folder, index, keys, results, self.identity.signal, self.identity.vocab_size,
-                            positions)
+    def add(self, index: int, keys: Sequence[bytes], results: Sequence[Result], lengths: Sequence[int]) -> ShardEntry:
+        """Check every answer against its target's length, write shard `index` and record it (replacing an
+        older record of the same index). An unsound answer (a teacher bug) is a `TeacherError`, never stored."""
+        signal, vocab = self.identity.signal, self.identity.vocab_size
+        for i, (result, length) in enumerate(zip(results, lengths, strict=True)):
+            if isinstance(result, TopKResult) and signal.kind == "topk":
+                problem = topk_problem(result, length, signal.size, vocab)
+            elif isinstance(result, SampledResult) and signal.kind == "sampled":
+                problem = sampled_problem(result, length, signal.size, vocab)
+            else:
+                problem = f"a {type(result).__name__} in a {signal.kind} store"
+            if problem:
+                raise TeacherError(f"shard {index}, sentence {i}: the teacher answered {problem}; not stored")
+        entry = write_shard(self.folder, index, keys, results, signal, vocab, sum(lengths))
         self.manifest.shards = [s for s in self.manifest.shards if s.index != index] + [entry]
         self.manifest.shards.sort(key=lambda s: s.index)
         self.manifest.write(self.folder)

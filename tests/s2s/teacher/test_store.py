@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 
 from s2s.errors import VocabularyMismatchError
-from s2s.teacher.contract import SampledResult, TopKResult
+from s2s.teacher.contract import SampledResult, TeacherError, TopKResult
 from s2s.teacher.sampling import counted
-from s2s.teacher.store.manifest import Identity, Signal, StoreCorruptError, StoreError, StoreMismatchError
+from s2s.teacher.store.manifest import (
+    Identity,
+    ShardEntry,
+    Signal,
+    StoreCorruptError,
+    StoreError,
+    StoreMismatchError,
+)
 from s2s.teacher.store.reader import TeacherStore, sentence_key
+from s2s.teacher.store.shards import file_sha256, write_shard
 from s2s.teacher.store.writer import StoreWriter
 
 VOCAB = 100
@@ -46,8 +54,7 @@ def _write(folder: Path, signal: Signal, shards: int = 3, per_shard: int = 10) -
         results = [_topk(len(SENTENCES[i][1])) if signal.kind == "topk" else _sampled(len(SENTENCES[i][1]))
                    for i in rows]
         answers.update(dict(zip(rows, results, strict=True)))
-        writer.add(index, [sentence_key(*SENTENCES[i]) for i in rows], results,
-                   sum(len(SENTENCES[i][1]) for i in rows))
+        writer.add(index, [sentence_key(*SENTENCES[i]) for i in rows], results, [len(SENTENCES[i][1]) for i in rows])
     return answers
 
 
@@ -115,7 +122,13 @@ def test_sound_checksum_but_values_no_teacher_gives_are_refused_by_row(tmp_path:
     writer = StoreWriter(tmp_path, _identity(Signal("sampled", 12)))
     src, tgt = SENTENCES[0]
     bad = SampledResult(np.array([5]), np.array([12 * len(tgt) - 1]), 12)  # counts that do not sum to T·m
-    writer.add(0, [sentence_key(src, tgt)], [bad], len(tgt))
+    with pytest.raises(TeacherError, match="shard 0, sentence 0: the teacher answered counts sum to"):
+        writer.add(0, [sentence_key(src, tgt)], [bad], [len(tgt)])
+    write_shard(tmp_path, 0, [sentence_key(src, tgt)], [bad], writer.identity.signal, VOCAB, len(tgt))
+    entry = ShardEntry(0, "shard-000000.arrow", 1, len(tgt), (tmp_path / "shard-000000.arrow").stat().st_size,
+                       file_sha256(tmp_path / "shard-000000.arrow"))
+    writer.manifest.shards = [entry]
+    writer.manifest.write(tmp_path)  # a shard whose checksum is sound but whose values are not
     with pytest.raises(StoreCorruptError, match="shard-000000.arrow row 0 holds an answer no teacher gives"):
         TeacherStore(tmp_path).get(src, tgt)
 
