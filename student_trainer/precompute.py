@@ -115,12 +115,16 @@ def compute(teacher: Any, signal: Signal, src: list[list[int]], tgt: list[list[i
     return list(teacher.sample(src, tgt, signal.size, signal.seed))
 
 
-def _shard_task(spec_data: dict[str, Any], src: list[list[int]], tgt: list[list[int]]) -> list[Any]:
-    """One Ray task: its own client over every replica, one shard."""
+def _shard_task(spec_data: dict[str, Any], index: int, src: list[list[int]], tgt: list[list[int]]) -> list[Any]:
+    """One Ray task: its own client over every replica (their order rotated by the shard's index, so that
+    concurrent tasks start on different replicas), one shard."""
     from teacher_client import TeacherClient
+    from teacher_client.endpoints import parse_endpoints
 
     spec = PrecomputeSpec(**spec_data)
-    with TeacherClient(spec.endpoints or "", timeout_s=spec.timeout_s) as teacher:
+    replicas = parse_endpoints(spec.endpoints or "")
+    turn = index % len(replicas)
+    with TeacherClient(replicas[turn:] + replicas[:turn], timeout_s=spec.timeout_s) as teacher:
         return compute(teacher, spec.signal, src, tgt)
 
 
@@ -212,7 +216,7 @@ def _run_on_ray(spec: PrecomputeSpec, work: list[tuple[int, list[list[int]], lis
     while queue or running:
         while queue and len(running) < parallel:
             c, src, tgt = queue.pop(0)
-            running[task.remote(spec_data, src, tgt)] = c
+            running[task.remote(spec_data, c, src, tgt)] = c
         done, _ = ray.wait(list(running), num_returns=1)
         for ref in done:
             finished(running.pop(ref), ray.get(ref))

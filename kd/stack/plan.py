@@ -27,6 +27,8 @@ class UpPlan:
     teacher's embeddings, all its encoder layers and decoder layer `decoder_layer` (else a fresh model of
     the recipe's preset). `sequence_data`: first translate the training set with the teacher's beam search
     (`kd distill-data`, beam `beam`) and train on that (Seq-KD). `max_steps`: training steps.
+    `teacher_store`: precompute the teacher's answers the objective needs (TopK or the sampled signal) once
+    into WORK/teacher-store and train from that store (`kd.stack.store_step`).
     """
 
     recipe: str = "up_student"
@@ -35,6 +37,7 @@ class UpPlan:
     sequence_data: bool = True
     beam: int = 5
     max_steps: int = 600
+    teacher_store: bool = False
 
 
 def load_plan(spec: str | Path) -> UpPlan:

@@ -21,6 +21,7 @@ from typing import Any
 from kd.stack.pipeline import Up, UpConfig, resolve_teacher, say
 from kd.stack.plan import UpPlan, load_plan
 from kd.stack.processes import ChildFailed, Stack
+from kd.stack.store_step import store_overrides
 from s2s.checkpoint import read_manifest
 
 
@@ -83,7 +84,9 @@ def _distil(up: Up, plan: UpPlan, config: UpConfig, teacher: Path, endpoint: str
         sets.append(f"data.train={up.distill_data(endpoint, plan)}")
     if plan.shrink:
         sets.append(f"student.init_from={up.shrink(teacher, plan)}")
-    return up.train(name, config.recipe or plan.recipe, ray_address, [*sets, *config.overrides], steps)
+    recipe = config.recipe or plan.recipe
+    sets += store_overrides(up, plan.teacher_store, endpoint, recipe, [*sets, *config.overrides])
+    return up.train(name, recipe, ray_address, [*sets, *config.overrides], steps)
 
 
 def _train_teacher(up: Up, ray_address: str, config: UpConfig) -> Path:
