@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.recipe import Recipe
 from student_trainer.recipe_io import load_recipe
 from student_trainer.store_teacher import required_signal

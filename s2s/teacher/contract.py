@@ -9,6 +9,7 @@ layer names none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -60,6 +61,20 @@ class SampledResult:
     def length(self) -> int:
         """Target positions covered (the counts sum to m at each)."""
         return int(self.counts.sum()) // self.m if self.m else 0
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A teacher answer on fixed targets, the kind a trainer can request ahead and a store can keep: TopK of
+    width `size` (with the rest mass), or `size` = m draws from q per position (`SampledResult`)."""
+
+    kind: Literal["topk", "sampled"]
+    size: int
+    seed: int = 0  # the draws' seed (sampled only)
+
+    def describe(self) -> str:
+        return (f"top-{self.size} + rest mass" if self.kind == "topk"
+                else f"sampled, m = {self.size} draws per position (seed {self.seed})")
 
 
 class TeacherError(KDError):

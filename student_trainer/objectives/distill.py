@@ -3,9 +3,9 @@
 The term says which teacher answers it needs; the step fetches them (the `TopK` or the sampled signal on the
 batch's targets, possibly prefetched, the `Score` of the term's candidates sent inside the step, the full
 logits of an in-process teacher) and runs D on the references or on the student's own translations
-(`rollout`). When D waits for an answer still in
-flight, the NLL part is back-propagated first so that the teacher's latency hides behind that work; the
-gradients add up to those of the single combined backward pass. With several data-parallel workers DDP
+(`rollout`). When D waits for an answer still in flight, the NLL part is back-propagated first so that the
+teacher's latency hides behind that work; the gradients add up to those of the single combined backward
+pass. With several data-parallel workers DDP
 reduces gradients once per forward, so the reference step then waits and back-propagates once, and the
 on-policy step runs its reference pass under `no_sync`.
 """
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from s2s.losses import nll_loss
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.batches import Batch, BatchTensors
 from student_trainer.objectives.registry import lookup
 from student_trainer.objectives.settings import DistillSettings

@@ -3,8 +3,7 @@
 `Objective` is the short driver between the training loop and the registry: it looks the recipe's
 objective up by its settings' `kind`, builds that objective's step with what the run shares
 (`StepContext`), tells the loop whether the teacher's answer (TopK, or the sampled signal) can be requested
-ahead (the prefetcher),
-and runs the step. What the step computes lives in the objective's own module.
+ahead (the prefetcher), and runs the step. What the step computes lives in the objective's own module.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 A run builds one step object per worker from its objective's declaration (`ObjectiveInfo.step`), with the
 `StepContext` every step of the run shares (ids, the teacher, the random generator, precision). The loop
 then calls it once per batch with `StepInputs`: the model, the batch, the batch's prefetched teacher answer
-(the `Signal` the step names as its `prefetch`: TopK, or the sampled signal),
-DDP's `no_sync` and the weight of this worker's mean (`scale`, set by the worker so that data-parallel
-workers' gradients average to the mean over all their tokens). A step computes its loss, back-propagates
+(the `Signal` the step names as its `prefetch`: TopK, or the sampled signal), DDP's `no_sync` and the
+weight of this worker's mean (`scale`, set by the worker so that data-parallel workers' gradients average
+to the mean over all their tokens). A step computes its loss, back-propagates
 `scale` times it, and returns its parts per target token of the batch (`loss`, `nll`, ...) for the logs.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.batches import Batch, BatchTensors, forward_logits, to_tensors
 from student_trainer.teacher_link import TeacherAPI, WaitClock
 

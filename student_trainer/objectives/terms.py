@@ -15,7 +15,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar, cast
 import torch
 
 from s2s.losses import student_candidates
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.batches import BatchTensors
 from student_trainer.objectives.settings import DistillSettings, Need, Rollout
 from student_trainer.teacher_link import SampledTensors, TopKTensors

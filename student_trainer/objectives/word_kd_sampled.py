@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 
 from s2s.losses import sampled_kd_loss
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation

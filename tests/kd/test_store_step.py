@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kd.stack.plan import load_plan
 from kd.stack.store_step import precompute_argv, store_folder
-from s2s.teacher.store.manifest import Signal
+from s2s.teacher.contract import Signal
 from student_trainer.recipe_io import load_recipe
 from student_trainer.store_teacher import required_signal
 

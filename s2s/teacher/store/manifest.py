@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from s2s.atomic import write_text_atomic
 from s2s.errors import KDError
+from s2s.teacher.contract import Signal
+
+__all__ = ["FORMAT", "MANIFEST", "Identity", "ShardEntry", "Signal", "StoreCorruptError", "StoreError",
+           "StoreManifest", "StoreMismatchError", "read_manifest"]
 
 FORMAT = "kd-teacher-store/1"
 MANIFEST = "manifest.json"
-SignalKind = Literal["topk", "sampled"]
 
 
 class StoreError(KDError):
@@ -31,19 +34,6 @@ class StoreMismatchError(StoreError):
 
 class StoreCorruptError(StoreError):
     """A shard does not match its checksum or holds values no teacher answers (named in the message)."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    """Which teacher answer a store keeps: TopK of width `size` (+ rest mass), or `size` = m draws from q."""
-
-    kind: SignalKind
-    size: int
-    seed: int = 0  # the draws' seed (sampled only)
-
-    def describe(self) -> str:
-        return (f"top-{self.size} + rest mass" if self.kind == "topk"
-                else f"sampled, m = {self.size} draws per position (seed {self.seed})")
 
 
 @dataclass(frozen=True)
