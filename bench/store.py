@@ -47,7 +47,8 @@ def _sizes(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     tokenizer = Tokenizer(args.model)
     for name, signal in SIGNALS:
         spec = PrecomputeSpec(data=str(args.data), out=str(work / name.replace(" ", "")), model=str(args.model),
-                              limit=args.sentences, shard_sentences=args.sentences, device="cpu", **signal)
+                              limit=args.sentences, shard_sentences=args.sentences, device="cpu", threads=1,
+                              **signal)
         start = time.perf_counter()
         outcome = precompute(spec)
         seconds = time.perf_counter() - start

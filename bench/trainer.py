@@ -110,7 +110,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     args.train.write_text("\n".join(lines[: args.train_rows + 1]) + "\n", encoding="utf-8")
     start = time.perf_counter()
     store = precompute(PrecomputeSpec(data=str(args.train), out=str(work / "store"), model=str(args.teacher),
-                                      k=args.k, device="cpu"))
+                                      k=args.k, device="cpu", threads=args.threads))
     precompute_s = time.perf_counter() - start
     redis_proc = RedisProcess(maxmemory="512mb").start()
     metrics_port = free_port()

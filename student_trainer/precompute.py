@@ -54,6 +54,7 @@ class PrecomputeSpec:
     parallel: int | None = None  # Ray tasks in flight (endpoints only); default: one per replica
     limit: int | None = None
     device: str = "auto"
+    threads: int = 0  # torch CPU threads of an in-process teacher (0: torch's default, every core)
     timeout_s: float = 600.0
 
     @property
@@ -192,8 +193,12 @@ def _teacher(spec: PrecomputeSpec) -> Iterator[Any]:
         with TeacherClient(spec.endpoints, timeout_s=spec.timeout_s) as client:
             yield client
     else:
+        import torch
+
         from s2s.local_teacher import InProcessTeacher
 
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
         with InProcessTeacher(Path(spec.model or ""), device=spec.device) as local:
             yield local
 

@@ -53,6 +53,8 @@ def _add_precompute(sub: argparse._SubParsersAction) -> None:
                      help="Ray tasks in flight with --endpoints (default: one per replica)")
     pre.add_argument("--limit", type=int, default=None, help="only the first N usable rows")
     pre.add_argument("--device", default="auto", help="device of --model (auto, cpu, cuda)")
+    pre.add_argument("--threads", type=int, default=0,
+                     help="torch CPU threads of --model (default: every core; 1 on a shared machine)")
     pre.set_defaults(func=run_precompute)
 
 
@@ -62,7 +64,8 @@ def run_precompute(args: argparse.Namespace) -> int:
     spec = PrecomputeSpec(data=args.data, out=args.out, endpoints=args.endpoints, model=args.model,
                           tokenizer=args.tokenizer, src_col=args.src, tgt_col=args.tgt, max_len=args.max_len,
                           k=args.k, sample=args.sample, seed=args.seed, shard_sentences=args.shard_sentences,
-                          parallel=args.parallel, limit=args.limit, device=args.device)
+                          parallel=args.parallel, limit=args.limit, device=args.device,
+                          threads=args.threads)
     outcome = precompute(spec)
     m = outcome.manifest
     per_position = m.bytes / m.positions if m.positions else 0.0

@@ -210,3 +210,20 @@ def test_a_store_alone_refuses_what_it_cannot_hold(kind: str, extra: dict[str, A
         recipe_from_dict(make_recipe(kind, teacher={"endpoints": None, "store": "/stores/x"}, **extra))
     fine = recipe_from_dict(make_recipe(kind, teacher={"store": "/stores/x"}, **extra))  # the endpoints fill in
     assert not [p for p in recipe_problems(fine) if p[0] == "teacher.store"]
+
+
+def test_precompute_refuses_bad_settings_with_a_clear_message(tiny_data: dict[str, Path], micro_checkpoint: Path,
+                                                              other_tokenizer: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from kd.cli import main
+
+    base = ["teacher", "precompute", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "s")]
+    cases = [([], "exactly one of the two"),
+             (["--model", str(micro_checkpoint), "--endpoints", "h:1"], "exactly one of the two"),
+             (["--model", str(micro_checkpoint), "--sample", "300"], "between 1 and 255"),
+             (["--model", str(micro_checkpoint), "--device", "cpu", "--tokenizer", str(other_tokenizer)],
+              "does not have the teacher's vocabulary")]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert not list(tmp_path.rglob("shard-*"))  # nothing computed for a refused run
