@@ -21,6 +21,7 @@ import platform
 import shutil
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from s2s.teacher.store.reader import TeacherStore
 from s2s.tokenizer import Tokenizer
 from services.teacher import cache_codec, sample_codec, wire
 from services.teacher.engine import Reply
-from services.teacher.launch import TeacherProcess
+from services.teacher.launch import TeacherProcess, free_port
 from student_trainer.precompute import PrecomputeSpec, precompute, read_pairs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,8 +82,10 @@ def _throughput(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     from student_trainer.local_ray import ensure_ray
 
     ensure_ray(work)
-    servers = [TeacherProcess(args.model, ["--threads", "1", "--device", "cpu"]).start() for _ in range(2)]
-    rows = []
+    ports = [free_port(), free_port()]
+    servers = [TeacherProcess(args.model, ["--threads", "1", "--device", "cpu", "--metrics-port", str(p)]).start()
+               for p in ports]
+    rows: list[dict[str, Any]] = []
     try:
         for replicas in (1, 2):
             endpoints = ",".join(s.target for s in servers[:replicas])
@@ -91,13 +94,15 @@ def _throughput(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
             precompute(warm)
             spec = PrecomputeSpec(data=str(args.data), out=str(work / f"replicas{replicas}"), endpoints=endpoints,
                                   limit=args.throughput_sentences, shard_sentences=args.shard_sentences)
+            before = [_computed(p) for p in ports]
             start = time.perf_counter()
             outcome = precompute(spec)
             seconds = time.perf_counter() - start
             m = outcome.manifest
             rows.append({"replicas": replicas, "sentences": m.sentences, "positions": m.positions,
                          "seconds": seconds, "sentences_per_s": m.sentences / seconds,
-                         "positions_per_s": m.positions / seconds})
+                         "positions_per_s": m.positions / seconds,
+                         "sentences_per_replica": [_computed(p) - b for p, b in zip(ports, before, strict=True)]})
             print(f"[bench] {replicas} replica(s): {m.sentences / seconds:.0f} sentences/s", flush=True)
     finally:
         for server in servers:
@@ -107,6 +112,14 @@ def _throughput(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _computed(metrics_port: int) -> float:
+    """Sentences a teacher server's model has computed (its metrics), to show how the work was spread."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("kd_teacher_model_sentences_total"))
+
+
 def markdown_tables(report: dict[str, Any]) -> str:
     lines = ["| signal | bytes a position on disk (store) | on the wire (gRPC) | in the Redis cache "
              "| distinct ids a position |", "| --- | --- | --- | --- | --- |"]
@@ -114,11 +127,14 @@ def markdown_tables(report: dict[str, Any]) -> str:
         distinct = "-" if r["distinct_ids_per_position"] is None else f"{r['distinct_ids_per_position']:.2f}"
         lines.append(f"| {r['signal']} | {r['disk_bytes_per_position']:.1f} | {r['wire_bytes_per_position']:.1f} | "
                      f"{r['cache_bytes_per_position']:.1f} | {distinct} |")
-    lines += ["", "| teacher replicas | sentences/s | target positions/s | vs one replica |",
-              "| --- | --- | --- | --- |"]
+    lines += ["", "| teacher replicas | sentences/s | target positions/s | vs one replica | sentences each replica "
+                  "computed |", "| --- | --- | --- | --- | --- |"]
     for r in report["throughput"]:
+        split = " / ".join(f"{n:.0f}" for n in r["sentences_per_replica"][: r["replicas"]])
         lines.append(f"| {r['replicas']} | {r['sentences_per_s']:.0f} | {r['positions_per_s']:.0f} | "
-                     f"{r['vs_one_replica']:.2f}x |")
+                     f"{r['vs_one_replica']:.2f}x | {split} |")
+    load = report["load_average_before"][0], report["load_average_after"][0]
+    lines += ["", f"(load average {load[0]:.1f} before, {load[1]:.1f} after, on {report['machine']['cpus']} cores)"]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from student_trainer.recipe_io import RecipeError, recipe_from_dict, recipe_to_d
 from student_trainer.store_teacher import StoreMissError, StoreTeacher
 from student_trainer.worker import run_local
 
-from .conftest import REPO, RecipeFactory
+from .conftest import REPO, RecipeFactory, free_port
 
 
 def _precompute(data: Path, out: Path, **settings: Any) -> PrecomputeSpec:
@@ -55,10 +56,19 @@ def in_process_stores(tmp_path_factory: pytest.TempPathFactory, tiny_data: dict[
     return {"topk": root / "topk", "sampled": root / "sampled"}
 
 
+def _computed(metrics_port: int, op: str) -> float:
+    """Sentences a teacher server's model computed for `op`, from its metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(f'kd_teacher_model_sentences_total{{op="{op}"}}'))
+
+
 def test_a_store_made_through_two_live_replicas_equals_the_one_made_in_process(
-        ray_cluster: str, start_teacher: Any, teacher_endpoint: str, micro_checkpoint: Path,
-        tiny_data: dict[str, Path], in_process_stores: dict[str, Path], tokenizer: Tokenizer, tmp_path: Path) -> None:
-    endpoints = f"{teacher_endpoint},{start_teacher(micro_checkpoint)}"
+        ray_cluster: str, start_teacher: Any, micro_checkpoint: Path, tiny_data: dict[str, Path],
+        in_process_stores: dict[str, Path], tokenizer: Tokenizer, tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    endpoints = ",".join(start_teacher(micro_checkpoint, "--metrics-port", str(p)) for p in ports)
     for name, extra in (("topk", {}), ("sampled", {"sample": 12, "seed": 1})):
         spec = _precompute(tiny_data["train"], tmp_path / name, endpoints=endpoints, **extra)
         remote, local = (_contents(folder, spec, tokenizer) for folder in (tmp_path / name, in_process_stores[name]))
@@ -79,6 +89,8 @@ def test_a_store_made_through_two_live_replicas_equals_the_one_made_in_process(
         assert same >= 0.99 * len(remote)
         a, b = read_manifest(tmp_path / name), read_manifest(in_process_stores[name])
         assert a.identity == b.identity and a.sentences == b.sentences == 240 and a.positions == b.positions
+    for op in ("topk", "sample"):  # the shards' requests were spread over both replicas
+        assert all(_computed(port, op) > 0 for port in ports)
 
 
 def test_a_killed_precompute_resumes_keeping_its_finished_shards(micro_checkpoint: Path, tiny_data: dict[str, Path],
