@@ -54,6 +54,11 @@ class StoreTeacher:
         self._lock = threading.Lock()
         self._counts = {"store_hits": 0, "store_misses": 0}
 
+    @property
+    def checkpoint(self) -> Any:
+        """The in-process live teacher's checkpoint (the exact KA reads its model), else None."""
+        return getattr(self.live, "checkpoint", None)
+
     def info(self) -> TeacherInfo:
         """The live teacher's info, else the one the store was made with."""
         if self.live is not None:
