@@ -16,12 +16,14 @@ class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DTYPE_INT64: _ClassVar[DType]
     DTYPE_FLOAT16: _ClassVar[DType]
     DTYPE_FLOAT32: _ClassVar[DType]
+    DTYPE_UINT8: _ClassVar[DType]
 DTYPE_UNSPECIFIED: DType
 DTYPE_UINT16: DType
 DTYPE_INT32: DType
 DTYPE_INT64: DType
 DTYPE_FLOAT16: DType
 DTYPE_FLOAT32: DType
+DTYPE_UINT8: DType
 
 class Tensor(_message.Message):
     __slots__ = ("dtype", "shape", "data")
@@ -186,3 +188,29 @@ class GenerateResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[NBest]
     cache: CacheStats
     def __init__(self, results: _Optional[_Iterable[_Union[NBest, _Mapping]]] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ...) -> None: ...
+
+class SampleRequest(_message.Message):
+    __slots__ = ("sentences", "m", "seed")
+    SENTENCES_FIELD_NUMBER: _ClassVar[int]
+    M_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    sentences: _containers.RepeatedCompositeFieldContainer[SentencePair]
+    m: int
+    seed: int
+    def __init__(self, sentences: _Optional[_Iterable[_Union[SentencePair, _Mapping]]] = ..., m: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class SampleRow(_message.Message):
+    __slots__ = ("ids", "counts")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ids: Tensor
+    counts: Tensor
+    def __init__(self, ids: _Optional[_Union[Tensor, _Mapping]] = ..., counts: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+
+class SampleResponse(_message.Message):
+    __slots__ = ("rows", "cache")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[SampleRow]
+    cache: CacheStats
+    def __init__(self, rows: _Optional[_Iterable[_Union[SampleRow, _Mapping]]] = ..., cache: _Optional[_Union[CacheStats, _Mapping]] = ...) -> None: ...

@@ -54,6 +54,11 @@ class TeacherStub:
                 request_serializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateResponse.FromString,
                 _registered_method=True)
+        self.Sample = channel.unary_unary(
+                '/kd.teacher.v1.Teacher/Sample',
+                request_serializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleRequest.SerializeToString,
+                response_deserializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleResponse.FromString,
+                _registered_method=True)
 
 
 class TeacherServicer:
@@ -87,6 +92,14 @@ class TeacherServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sample(self, request, context):
+        """Per target position: m tokens drawn from q, as distinct ids with their counts (the sampled signal:
+        counts / m estimates q without bias). Deterministic per (seed, sentence); cached like TopK.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TeacherServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +122,11 @@ def add_TeacherServicer_to_server(servicer, server):
                     servicer.Generate,
                     request_deserializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateRequest.FromString,
                     response_serializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateResponse.SerializeToString,
+            ),
+            'Sample': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sample,
+                    request_deserializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleRequest.FromString,
+                    response_serializer=kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +237,33 @@ class Teacher:
             '/kd.teacher.v1.Teacher/Generate',
             kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateRequest.SerializeToString,
             kd_dot_teacher_dot_v1_dot_teacher__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sample(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kd.teacher.v1.Teacher/Sample',
+            kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleRequest.SerializeToString,
+            kd_dot_teacher_dot_v1_dot_teacher__pb2.SampleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,6 +20,7 @@ _TO_NUMPY: dict[Any, np.dtype] = {
     pb.DTYPE_INT64: np.dtype("<i8"),
     pb.DTYPE_FLOAT16: np.dtype("<f2"),
     pb.DTYPE_FLOAT32: np.dtype("<f4"),
+    pb.DTYPE_UINT8: np.dtype("u1"),
 }
 _FROM_NUMPY: dict[str, Any] = {dt.str: code for code, dt in _TO_NUMPY.items()}
 ID_DTYPES = frozenset({pb.DTYPE_UINT16, pb.DTYPE_INT32, pb.DTYPE_INT64})
@@ -63,6 +64,19 @@ def pack_ids(ids: np.ndarray) -> pb.Tensor:
 def pack_logprobs(values: np.ndarray) -> pb.Tensor:
     """Log-probabilities as float16 (about 3 significant digits, plenty for distillation targets)."""
     return pack(np.asarray(values, dtype=np.float32), "<f2")
+
+
+def pack_counts(counts: np.ndarray) -> pb.Tensor:
+    """Draw counts (1..255) as uint8; larger values cannot travel."""
+    arr = np.asarray(counts)
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 255):
+        raise TensorError("counts must lie in 0..255 to travel as uint8")
+    return pack(arr, "u1")
+
+
+def unpack_counts(tensor: pb.Tensor, name: str) -> np.ndarray:
+    """uint8 counts as a 1-D int64 array."""
+    return unpack(tensor, name, frozenset({pb.DTYPE_UINT8}), 1).astype(np.int64)
 
 
 def unpack(tensor: pb.Tensor, name: str, kinds: frozenset[int] | None = None, ndim: int | None = None) -> np.ndarray:

@@ -7,6 +7,7 @@ budget are split into chunks instead of being refused.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,10 +22,11 @@ from s2s.checkpoint import Checkpoint, check_fingerprint, load_checkpoint
 from s2s.decoding import Hypothesis
 from s2s.device import pick_placement
 from s2s.languages import Languages
-from s2s.teacher import compute
+from s2s.teacher import compute, sampling
 from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
 from s2s.teacher.answers import check_scores, check_topk
-from s2s.teacher.contract import TeacherInfo, TopKResult
+from s2s.teacher.contract import SampledResult, TeacherInfo, TopKResult
+from s2s.teacher.identity import teacher_id
 from s2s.teacher.limits import (
     DEFAULT_BATCH_TOKENS,
     DEFAULT_MAX_BEAM,
@@ -53,7 +55,8 @@ class InProcessTeacher:
         tok = self.checkpoint.tokenizer
         self._model = self.checkpoint.model
         self.limits = limits_for(self._model, tok.vocab_size, max_k, max_beam, max_batch_tokens)
-        self._info = teacher_info(self.checkpoint, self.limits)
+        self._info = dataclasses.replace(teacher_info(self.checkpoint, self.limits),
+                                         teacher_id=teacher_id(self.checkpoint.manifest.model_id, self.checkpoint.path))
         self._forward_tokens = compute.forward_tokens(self._model, max_batch_tokens)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inproc-teacher")
         self._lock = threading.Lock()
@@ -79,6 +82,14 @@ class InProcessTeacher:
             results = compute.topk(self._model, s, t, k, self._info.pad_id, self._forward_tokens)
             check_topk(results, [len(x) for x in t], k, self.limits.vocab_size, f"teacher {self._info.model_id}")
             return results
+
+    def sample(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], m: int,
+               seed: int = 0) -> list[SampledResult]:
+        """Per target position m draws from q, as distinct ids with their counts (the teacher service's draws)."""
+        with self._call(len(src)):
+            s, t = self._pairs(src, tgt)
+            sampling.check_samples(m)
+            return sampling.sample(self._model, s, t, m, seed, self._info.pad_id, self._forward_tokens)
 
     def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
               candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -111,6 +122,10 @@ class InProcessTeacher:
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                    k: int) -> Future[list[TopKResult]]:
         return self._pool.submit(self.topk, src, tgt, k)
+
+    def sample_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], m: int,
+                     seed: int = 0) -> Future[list[SampledResult]]:
+        return self._pool.submit(self.sample, src, tgt, m, seed)
 
     def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                     candidates: Sequence[np.ndarray]) -> Future[list[np.ndarray]]:

@@ -2,7 +2,8 @@
 
 Everything that can be refused cheaply is refused here, before Ray starts: missing files (named by
 their recipe key), an output folder that already holds a run (unless resuming), a teacher that is
-unreachable or does not share the student's vocabulary. Then `TorchTrainer` runs `train_worker` on
+unreachable or does not share the student's vocabulary, a teacher-output store that is damaged or holds
+another teacher's, vocabulary's, signal's or corpus's answers. Then `TorchTrainer` runs `train_worker` on
 `ray.num_workers` workers with restarts from the newest checkpoint (`FailureConfig`), and the final
 student's manifest is read back from `output_dir/final`.
 """
@@ -19,6 +20,7 @@ import yaml
 
 from s2s.checkpoint import Manifest, check_fingerprint, read_manifest
 from s2s.errors import KDError
+from s2s.teacher.identity import teacher_id as weights_teacher_id
 from s2s.tokenizer import Tokenizer, unknown_rate
 from student_trainer.local_ray import ensure_ray
 from student_trainer.recipe import Recipe
@@ -48,7 +50,7 @@ def resolve_paths(recipe: Recipe) -> Recipe:
     return dataclasses.replace(
         recipe, output_dir=str(recipe.output_path.expanduser().resolve()),
         student=dataclasses.replace(s, tokenizer=absolute(s.tokenizer) or s.tokenizer, init_from=absolute(s.init_from)),
-        teacher=dataclasses.replace(t, in_process=absolute(t.in_process)),
+        teacher=dataclasses.replace(t, in_process=absolute(t.in_process), store=absolute(t.store)),
         data=dataclasses.replace(d, train=absolute(d.train) or d.train, valid=absolute(d.valid) or d.valid))
 
 
@@ -60,7 +62,7 @@ def preflight(recipe: Recipe, resume: bool) -> tuple[Recipe, str | None]:
     tokenizer = Tokenizer(Path(recipe.student.tokenizer))
     _check_coverage(recipe, tokenizer)
     _check_output(recipe.output_path, resume)
-    teacher_id = None
+    teacher_id = live_id = None
     if recipe.teacher.in_process and recipe.connects_teacher:
         # Read the manifest only: loading the model in the driver would cost memory (and a GPU) for nothing.
         folder = Path(recipe.teacher.in_process)
@@ -68,10 +70,16 @@ def preflight(recipe: Recipe, resume: bool) -> tuple[Recipe, str | None]:
         check_fingerprint(tokenizer.fingerprint, manifest.vocab_fingerprint, "student vocabulary",
                           f"teacher {folder}")
         teacher_id = manifest.model_id
-    elif recipe.connects_teacher:
-        teacher, info = connect_checked(recipe.teacher, tokenizer.fingerprint)
+        live_id = weights_teacher_id(manifest.model_id, folder) if recipe.teacher.store else None
+    elif recipe.teacher.endpoints and recipe.connects_teacher:
+        teacher, info = connect_checked(dataclasses.replace(recipe.teacher, store=None), tokenizer.fingerprint)
         teacher.close()
-        teacher_id = info.model_id
+        teacher_id, live_id = info.model_id, info.teacher_id
+    if recipe.teacher.store and recipe.connects_teacher:
+        from student_trainer.store_teacher import check_store_for_run
+
+        store = check_store_for_run(recipe, tokenizer.fingerprint, live_id)
+        teacher_id = teacher_id or store.identity.model_id
     return recipe, teacher_id
 
 
@@ -80,7 +88,8 @@ def _check_files(recipe: Recipe) -> None:
     for key, value, kind in (("data.train", recipe.data.train, "file"), ("data.valid", recipe.data.valid, "file"),
                              ("student.tokenizer", recipe.student.tokenizer, "dir"),
                              ("student.init_from", recipe.student.init_from, "dir"),
-                             ("teacher.in_process", recipe.teacher.in_process, "dir")):
+                             ("teacher.in_process", recipe.teacher.in_process, "dir"),
+                             ("teacher.store", recipe.teacher.store, "dir")):
         if value and not (Path(value).is_file() if kind == "file" else Path(value).is_dir()):
             problems.append(f"  {key}: {value} is not an existing {'file' if kind == 'file' else 'folder'}")
     if problems:

@@ -36,13 +36,16 @@ class StudentSpec:
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """Where the teacher runs: gRPC endpoints (`host:port,host:port`) or a model folder loaded in-process.
+    """Where the teacher runs: gRPC endpoints (`host:port,host:port`) or a model folder loaded in-process,
+    and/or `store`: a teacher-output store (`kd teacher precompute`) that answers TopK or the sampled signal
+    with no teacher running; with endpoints or in_process also set, those answer what the store lacks.
 
     When every replica fails, the client keeps retrying (backing off, waiting for one to come back) for at
     least `retries` retries and `retry_budget_s` seconds, so that a teacher restart does not fail the run."""
 
     endpoints: str | None = None
     in_process: str | None = None
+    store: str | None = None
     timeout_s: float = 60.0
     retries: int = 3
     retry_budget_s: float = 120.0

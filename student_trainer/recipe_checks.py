@@ -72,13 +72,33 @@ def _teacher_problems(r: Recipe) -> list[Problem]:
            *_positive("teacher.prefetch", t.prefetch, allow_zero=True)]
     if t.endpoints and t.in_process:
         out.append(("teacher.endpoints", "set either teacher.endpoints or teacher.in_process, not both"))
-    if r.diagnostics.enabled and not r.uses_teacher and not (t.endpoints or t.in_process):
+    if r.diagnostics.enabled and not (t.endpoints or t.in_process) and t.store:
+        out.append(("teacher.store", "diagnostics ask the teacher about the validation set, which a store of the "
+                                     "training corpus does not hold: set teacher.endpoints (or teacher.in_process) "
+                                     "too, or diagnostics: false"))
+    elif r.diagnostics.enabled and not r.uses_teacher and not (t.endpoints or t.in_process):
         out.append(("teacher.endpoints", "diagnostics compare the student with the teacher: set teacher.endpoints "
                                          "(host:port[,host:port]) or teacher.in_process (a model folder)"))
-    if r.uses_teacher and not (t.endpoints or t.in_process):
+    if r.uses_teacher and not (t.endpoints or t.in_process or t.store):
         out.append(("teacher.endpoints", f"loss.kind={r.loss.kind!r} needs a teacher: set teacher.endpoints "
-                                         "(host:port[,host:port]) or teacher.in_process (a model folder)"))
+                                         "(host:port[,host:port]), teacher.in_process (a model folder) or "
+                                         "teacher.store (answers precomputed by `kd teacher precompute`)"))
+    elif r.uses_teacher and t.store and not (t.endpoints or t.in_process):
+        out.extend(_store_only_problems(r))
     return out
+
+
+def _store_only_problems(r: Recipe) -> list[Problem]:
+    """A store alone holds TopK or sampled answers on the references: refuse objectives that need more."""
+    info = lookup(r.loss.kind)
+    extra = sorted(set(info.needs(r.loss)) - {"topk", "sampled"})
+    on_policy = isinstance(r.loss, DistillSettings) and r.loss.rollout != "reference"
+    if not extra and not on_policy:
+        return []
+    why = (f"asks the teacher for {', '.join(extra)}" if extra
+           else "asks the teacher about the student's own translations (on_policy)")
+    return [("teacher.store", f"loss.kind={r.loss.kind!r} {why}, which a store of precomputed answers cannot hold: "
+                              "set teacher.endpoints (or teacher.in_process) too")]
 
 
 def _optim_problems(r: Recipe) -> list[Problem]:

@@ -2,8 +2,10 @@
 
 The teacher is either the gRPC service (`teacher_client.TeacherClient` over `teacher.endpoints`) or a
 model folder loaded in this process (`s2s.local_teacher.InProcessTeacher`, for benchmarks and the exact
-full-vocabulary KA). Both have the same methods; the trainer codes against `TeacherAPI`. Before step 1
-the vocabulary fingerprints of student and teacher are compared, and a mismatch stops the run.
+full-vocabulary KA), or a teacher-output store (`teacher.store`, `student_trainer.store_teacher`), alone or in
+front of either of them for what it lacks. All have the same methods; the trainer codes against
+`TeacherAPI`. Before step 1 the vocabulary fingerprints of student and teacher are compared, and a mismatch
+stops the run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from s2s.errors import VocabularyMismatchError
+from s2s.teacher.sampling import positions
 from student_trainer.recipe import TeacherSpec
 
 T = TypeVar("T")
@@ -28,6 +31,7 @@ class TeacherAPI(Protocol):
     def info(self) -> Any: ...
     def check_compatible(self, vocab_fingerprint: str) -> Any: ...
     def topk_async(self, src: Any, tgt: Any, k: int) -> Future[Any]: ...
+    def sample_async(self, src: Any, tgt: Any, m: int, seed: int = 0) -> Future[Any]: ...
     def score_async(self, src: Any, tgt: Any, candidates: Any) -> Future[Any]: ...
     def generate(self, src: Any, beam_size: int, nbest: int, max_len: int) -> Any: ...
     def stats(self) -> dict[str, Any]: ...
@@ -35,7 +39,24 @@ class TeacherAPI(Protocol):
 
 
 def open_teacher(spec: TeacherSpec) -> TeacherAPI:
-    """A client for the configured teacher (imported lazily: NLL runs need neither gRPC nor a model)."""
+    """A client for the configured teacher (imported lazily: NLL runs need neither gRPC nor a model); with
+    `teacher.store`, the store, asking that teacher (if any) only for what the store lacks."""
+    live = open_live_teacher(spec) if spec.endpoints or spec.in_process else None
+    if not spec.store:
+        assert live is not None, "recipe validation guarantees endpoints, in_process or store"
+        return live
+    from student_trainer.store_teacher import StoreTeacher
+
+    try:
+        return StoreTeacher(spec.store, live)
+    except BaseException:
+        if live is not None:
+            live.close()
+        raise
+
+
+def open_live_teacher(spec: TeacherSpec) -> TeacherAPI:
+    """The teacher service's client or the in-process teacher the spec names."""
     if spec.in_process:
         from s2s.local_teacher import InProcessTeacher
 
@@ -100,6 +121,29 @@ def topk_tensors(results: list[Any], length: int, device: torch.device) -> TopKT
         ids[i, :n], logq[i, :n], rest[i, :n] = r.ids, r.logq, r.rest_logmass
     return TopKTensors(torch.from_numpy(ids).to(device), torch.from_numpy(logq).to(device),
                        torch.from_numpy(rest).to(device))
+
+
+@dataclass(frozen=True)
+class SampledTensors:
+    """The teacher's sampled signal for a batch, padded to [B, T, c] (c: the most distinct ids at a position):
+    the drawn ids and their counts (0 where padded)."""
+
+    ids: torch.Tensor
+    counts: torch.Tensor
+
+
+def sampled_tensors(results: list[Any], length: int, device: torch.device) -> SampledTensors:
+    """Spread per-sentence sampled answers (distinct ids and counts, position after position) over [B, T, c]."""
+    places = []
+    for r in results:
+        pos = positions(r.counts, r.m)
+        places.append((pos, np.arange(len(pos)) - np.searchsorted(pos, pos)))  # rank within its position
+    width = max((int(rank.max()) + 1 for _, rank in places if len(rank)), default=1)
+    ids = np.zeros((len(results), length, width), dtype=np.int64)
+    counts = np.zeros((len(results), length, width), dtype=np.float32)
+    for i, (r, (pos, rank)) in enumerate(zip(results, places, strict=True)):
+        ids[i, pos, rank], counts[i, pos, rank] = r.ids, r.counts
+    return SampledTensors(torch.from_numpy(ids).to(device), torch.from_numpy(counts).to(device))
 
 
 def candidate_arrays(cand_ids: torch.Tensor, lengths: list[int]) -> list[np.ndarray]:

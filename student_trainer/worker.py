@@ -269,4 +269,5 @@ class TrainLoop:
             metrics.update(evaluate(s.model, s.tokenizer, s.valid, self.device, r.data.max_len, self._diagnostics()))
         manifest = student_manifest(r, self.recipe_data, s.tokenizer, plain, r.name, self.teacher_id, metrics)
         save_checkpoint(plain, s.tokenizer, self.out / FINAL_DIR, manifest)
-        self.log.event("end", final=str(self.out / FINAL_DIR), **metrics)
+        teacher = self.teacher.stats() if self.teacher is not None else None  # calls, cache and store hits, seconds
+        self.log.event("end", final=str(self.out / FINAL_DIR), **metrics, teacher_stats=teacher)

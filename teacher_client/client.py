@@ -34,7 +34,14 @@ from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
 from s2s.secret_files import refuse_placeholder
 from s2s.teacher.answers import check_scores, check_topk
-from s2s.teacher.contract import TeacherError, TeacherInfo, TeacherInputError, TeacherLimitError, TopKResult
+from s2s.teacher.contract import (
+    SampledResult,
+    TeacherError,
+    TeacherInfo,
+    TeacherInputError,
+    TeacherLimitError,
+    TopKResult,
+)
 from s2s.teacher.limits import as_ids, generate_cost, pair_cost, score_cost, split_by_budget, text_generate_cost
 from teacher_client import wire
 from teacher_client.endpoints import Endpoint, EndpointPool, parse_endpoints
@@ -108,6 +115,18 @@ class TeacherClient:
             check_topk(results, [len(x) for x in t], k, self.info().vocab_size, self._source())
             return results
 
+    def sample(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], m: int,
+               seed: int = 0) -> list[SampledResult]:
+        """Per target position of every sentence: m draws from q as distinct ids with their counts."""
+        with self._tracked(len(src)):
+            s, t = _ids(src, "source"), _ids(tgt, "target")
+            _same_length(s, t, "targets")
+            groups = self._split([pair_cost(a, b) for a, b in zip(s, t, strict=True)])
+            results = self._send("Sample", [(wire.sample_request([s[i] for i in g], [t[i] for i in g], m, seed), len(g))
+                                            for g in groups], lambda response, n: wire.sample_results(response, n, m))
+            wire.check_sampled(results, [len(x) for x in t], m, self.info().vocab_size)
+            return results
+
     def score(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
               candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
         """log q of `candidates[i]` ([len(tgt[i]), c] ids) at every position: [len(tgt[i]), c] float32."""
@@ -147,6 +166,10 @@ class TeacherClient:
     def topk_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                    k: int) -> Future[list[TopKResult]]:
         return self._calls.submit(self.topk, src, tgt, k)
+
+    def sample_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], m: int,
+                     seed: int = 0) -> Future[list[SampledResult]]:
+        return self._calls.submit(self.sample, src, tgt, m, seed)
 
     def score_async(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]],
                     candidates: Sequence[np.ndarray]) -> Future[list[np.ndarray]]:

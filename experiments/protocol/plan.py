@@ -9,6 +9,7 @@ that no two experiments share a run or an archive.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,9 @@ SHARED = REPO.parent / "shared"
 TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
 DATA = SHARED / "data" / "bible-es-en"
 RECIPES = Path(__file__).resolve().parent / "recipes"
-# Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py).
-ARCHIVE = REPO / "docs" / "results" / "logs" / "protocol" / "runs"
+# Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py); a smoke
+# test of the pipeline keeps them elsewhere (KD_PROTOCOL_ARCHIVE), so that they never mix with real records.
+ARCHIVE = Path(os.environ.get("KD_PROTOCOL_ARCHIVE") or REPO / "docs" / "results" / "logs" / "protocol" / "runs")
 
 # Stage-2 rows: each objective's settings, typed by the objectives' registry (weights as in the bundled
 # recipes); a run selects them whole with `row_sets`.
@@ -33,6 +35,8 @@ ROWS: dict[str, ObjectiveSettings] = {
     "tie_kd": make_settings("tie_kd", alpha=0.5, k=8, margin=1.0, rank_weight=1.0),
     "ka_on_policy": make_settings("ka", lam=0.5, k_prime=8, on_policy="sample"),
     "ka_sampled": make_settings("ka_sampled", lam=0.5),
+    # Word-KD on the sampled signal (issue 30): m = 12 draws from q per position instead of the top 8 + rest.
+    "word_kd_sampled": make_settings("word_kd_sampled", alpha=0.5, m=12),
 }
 
 
@@ -110,6 +114,10 @@ BASES: dict[str, Base] = {
     # A fifth draw (student seed 5), the third of the fixed recipe, drawn for the control row the other two lack:
     # whether 300 more steps of plain NLL also cost beam-5 BLEU, i.e. whether that cost is distillation's.
     "nll-conv-b5": Base("stage1-nll-conv-b5", "references", sets=("student.seed=5",)),
+    # The base of the signal comparison (issue 30, `experiments/protocol/signals.py`): the 1,000-step NLL recipe
+    # with student seed 6, a fresh instance, from which Word-KD with the top 8 + rest mass and Word-KD with
+    # m = 12 draws from q are fine-tuned, three seeds each.
+    "nll-1k-sig": Base("stage1-nll-1k-sig", "references", sets=("max_steps=1000", "student.seed=6")),
 }
 
 

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 LABELS = {"control": "control (NLL fine-tuning)", "word_kd": "Word-KD (α=0.5, k=8)", "ka": "KA (λ=0.5, k'=8)",
           "jsd": "½KA+½KD (α=0.5)", "tie_kd": "TIE-KD (α=0.5, margin 1)", "ka_on_policy": "on-policy KA (sampled)",
-          "ka_sampled": "single-sample on-policy KA (λ=0.5)"}
+          "ka_sampled": "single-sample on-policy KA (λ=0.5)", "word_kd_sampled": "Word-KD, sampled (α=0.5, m=12)"}
 DECODINGS = ("greedy", "beam5")
 
 

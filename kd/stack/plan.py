@@ -34,6 +34,9 @@ class UpPlan:
     and the teacher's translations, a fresh `student_preset` model, sequence-level distillation only), or
     `auto`: `teacher` when the teacher is a Marian model with one joint vocabulary, else `own` (a T5, mBART
     or NLLB teacher's vocabulary of up to 250,000 pieces is no vocabulary for a small, fast student).
+
+    `teacher_store`: precompute the teacher's answers the objective needs (TopK or the sampled signal) once
+    into WORK/teacher-store and train from that store (`kd.stack.store_step`).
     """
 
     recipe: str = "up_student"
@@ -45,6 +48,7 @@ class UpPlan:
     student_vocab: Literal["auto", "teacher", "own"] = "auto"
     vocab_size: int = 4000
     student_preset: str = "student-small"
+    teacher_store: bool = False
 
 
 def load_plan(spec: str | Path) -> UpPlan:

@@ -23,6 +23,7 @@ from kd.stack.config import UpConfig
 from kd.stack.pipeline import Up, resolve_teacher, resolve_teachers, say
 from kd.stack.plan import UpPlan, load_plan
 from kd.stack.processes import ChildFailed, Stack
+from kd.stack.store_step import store_overrides
 from s2s.checkpoint import read_manifest
 from s2s.errors import KDError
 from s2s.families.registry import load_tokenizer
@@ -121,6 +122,7 @@ def _distil(up: Up, plan: UpPlan, config: UpConfig, teacher: Path, endpoint: str
         sets.append(f"data.train={up.distill_data(endpoint, plan)}")
     if plan.shrink:
         sets.append(f"student.init_from={up.shrink(teacher, plan)}")
+    sets += store_overrides(up, plan.teacher_store, endpoint, recipe, [*sets, *config.overrides])
     return up.train(name, recipe, ray_address, [*sets, *config.overrides], steps)
 
 

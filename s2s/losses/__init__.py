@@ -15,6 +15,7 @@ from s2s.losses.nll import nll_loss
 from s2s.losses.ranking import tie_kd_loss
 from s2s.losses.reduction import reduce_tokens
 from s2s.losses.reverse_kd import KA_FORMS, KAForm, ka_exact_loss, ka_loss, ka_sampled_loss, student_candidates
+from s2s.losses.sampled_kd import sampled_kd_loss
 
 __all__ = [
     "KA_FORMS",
@@ -30,6 +31,7 @@ __all__ = [
     "mix_with_nll",
     "nll_loss",
     "reduce_tokens",
+    "sampled_kd_loss",
     "student_candidates",
     "tie_kd_loss",
     "word_kd_loss",

@@ -10,7 +10,8 @@ uses the same functions.
 What a valid answer is: the shape the request asked for; every log q finite and at most 0 (within
 `LOGQ_TOLERANCE`, which covers the float16 rounding on the wire); the rest mass's log never NaN nor above
 0 (it is -inf where the top-k covers the whole vocabulary); top-k ids inside the vocabulary and distinct
-within each position.
+within each position. A sampled answer (m draws from q per position, as ids and counts) has in-range ids,
+ascending within a position, and counts >= 1 that sum to m at every one of the target's positions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from s2s.teacher.contract import TeacherError, TopKResult
+from s2s.teacher.contract import MAX_SAMPLES, SampledResult, TeacherError, TopKResult
 
 LOGQ_TOLERANCE = 1e-3
 
@@ -86,3 +87,26 @@ def _logprob_problem(values: np.ndarray, what: str, allow_minus_inf: bool) -> st
 def _expect_count(got: int, expected: int, source: str) -> None:
     if got != expected:
         raise TeacherAnswerError(f"{source} answered {got} results for {expected} sentences")
+
+
+def sampled_problem(result: SampledResult, length: int, m: int, vocab_size: int) -> str | None:
+    """What is wrong with a sampled answer for a target of `length` positions at m draws, or None."""
+    ids, counts = result.ids, result.counts
+    if result.m != m or not 1 <= m <= MAX_SAMPLES:
+        return f"m = {result.m}, expected {m}"
+    if ids.ndim != 1 or counts.shape != ids.shape:
+        return f"ids {list(ids.shape)} and counts {list(counts.shape)} are not two 1-D arrays of one size"
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        return f"ids outside the vocabulary [0, {vocab_size})"
+    if counts.size and int(counts.min()) < 1:
+        return "a count is below 1"
+    if int(counts.sum()) != length * m:
+        return f"counts sum to {int(counts.sum())}, not {length} positions x m = {m}"
+    end = np.cumsum(counts)
+    start = end - counts
+    if bool((start // m != (end - 1) // m).any()):
+        return "counts straddle a position boundary"
+    same_position = (start[1:] // m) == (start[:-1] // m)
+    if bool((same_position & (ids[1:] <= ids[:-1])).any()):
+        return "ids are not ascending within a position"
+    return None

@@ -9,6 +9,7 @@ layer names none.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -22,6 +23,10 @@ class TeacherMember:
     model_id: str
     weight: float
     teacher_id: str = ""
+
+
+MAX_SAMPLES = 255
+"""Most draws per position a sampled answer may hold: counts travel in 8 bits."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class TeacherInfo:
     tgt_lang: str | None = None
     members: tuple[TeacherMember, ...] = ()
     """The models of an ensemble teacher, whose answers are their weighted mean (empty for one model)."""
+    teacher_id: str = ""  # model id + weights digest (`s2s.teacher.identity`): whose answers a store or cache holds
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +58,38 @@ class TopKResult:
     ids: np.ndarray
     logq: np.ndarray
     rest_logmass: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SampledResult:
+    """m tokens drawn from q at every target position of one sentence, as distinct ids with their counts.
+
+    `ids` [N] int64 and `counts` [N] int64 (each >= 1) list position 0's distinct ids (ascending), then
+    position 1's, ...; the counts of every position sum to `m`, so the positions need no separate lengths
+    (`s2s.teacher.sampling.positions`). `counts / m` is an unbiased estimate of q at that position."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    m: int
+
+    @property
+    def length(self) -> int:
+        """Target positions covered (the counts sum to m at each)."""
+        return int(self.counts.sum()) // self.m if self.m else 0
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A teacher answer on fixed targets, the kind a trainer can request ahead and a store can keep: TopK of
+    width `size` (with the rest mass), or `size` = m draws from q per position (`SampledResult`)."""
+
+    kind: Literal["topk", "sampled"]
+    size: int
+    seed: int = 0  # the draws' seed (sampled only)
+
+    def describe(self) -> str:
+        return (f"top-{self.size} + rest mass" if self.kind == "topk"
+                else f"sampled, m = {self.size} draws per position (seed {self.seed})")
 
 
 class TeacherError(KDError):

@@ -10,17 +10,17 @@ bit-identical to a computed one after wire encoding.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import struct
-from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from s2s.decoding import Hypothesis
 from s2s.teacher.answers import topk_problem
 from s2s.teacher.contract import TopKResult
+from s2s.teacher.identity import ensemble_id, sentence_digest, teacher_id
+
+# Defined in s2s.teacher.identity, shared with the store.
+__all__ = ["ensemble_id", "sentence_digest", "teacher_id"]
 
 KEY_PREFIX = "kd:v1"
 _TOPK_TAG, _NBEST_TAG = b"T1", b"G1"
@@ -29,38 +29,6 @@ _ID_DTYPES: dict[int, np.dtype] = {0: np.dtype("<u2"), 1: np.dtype("<i4")}
 
 class CacheValueError(ValueError):
     """A cached value is not in the expected format (written by another version, or damaged)."""
-
-
-def teacher_id(model_id: str, folder: Path) -> str:
-    """`{model_id}-{digest}`: the cache namespace of a model, from its config and weight files, so a
-    retrained model under the same name never reads its predecessor's entries."""
-    h = hashlib.sha256()
-    for path in sorted(Path(folder).iterdir()):
-        if path.name == "config.json" or path.suffix in (".safetensors", ".bin"):
-            h.update(path.name.encode())
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', model_id)}-{h.hexdigest()[:12]}"
-
-
-def ensemble_id(model_id: str, member_ids: Sequence[str], weights: Sequence[float]) -> str:
-    """`{model_id}-{digest}` of an ensemble: the digest covers every member's own namespace (model id and
-    weights digest) and the mixture weights, so an ensemble never shares entries with one of its members
-    or with the same members weighted otherwise."""
-    h = hashlib.sha256(b"ensemble")
-    for member, weight in zip(member_ids, weights, strict=True):
-        h.update(struct.pack("<I", len(member)) + member.encode() + struct.pack("<d", float(weight)))
-    return f"{re.sub(r'[^A-Za-z0-9._+-]', '_', model_id)[:80]}-{h.hexdigest()[:12]}"
-
-
-def sentence_digest(src: np.ndarray, tgt: np.ndarray | None = None) -> str:
-    """sha256 over both id sequences with their lengths, so (a, bc) and (ab, c) differ."""
-    h = hashlib.sha256()
-    for ids in (src, np.zeros(0, dtype=np.int64) if tgt is None else tgt):
-        h.update(struct.pack("<I", len(ids)))
-        h.update(np.asarray(ids, dtype="<i4").tobytes())
-    return h.hexdigest()
 
 
 def cache_key(teacher_id: str, vocab_fp: str, op: str, params: str, src: np.ndarray,

@@ -19,7 +19,7 @@ from s2s.decoding import Hypothesis
 from s2s.teacher import compute
 from s2s.teacher.adapter import sources_from_texts, teacher_info, with_texts
 from s2s.teacher.answers import TeacherAnswerError
-from s2s.teacher.contract import TeacherInfo, TeacherInputError, TopKResult
+from s2s.teacher.contract import SampledResult, TeacherInfo, TeacherInputError, TopKResult
 from s2s.teacher.limits import (
     check_budget,
     check_candidates,
@@ -31,7 +31,10 @@ from s2s.teacher.limits import (
     pair_cost,
     score_cost,
 )
+from s2s.teacher.sampling import check_samples
+from s2s.teacher.sampling import sample as sample_q
 from services.teacher import cache_codec as codec
+from services.teacher import sample_codec
 from services.teacher.batcher import DynamicBatcher
 from services.teacher.cache import ResultCache
 from services.teacher.config import ServerConfig
@@ -100,6 +103,18 @@ class TeacherEngine:
         return self._cached("topk", k, keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
                             lambda r: codec.encode_topk(r, vocab), codec.decode_topk,
                             lambda r, pair: codec.topk_fits(r, len(pair[1]), k, vocab))
+
+    def sample(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], m: int, seed: int = 0,
+               timeout_s: float | None = None) -> Reply[SampledResult]:
+        """m draws from q per target position as distinct ids and counts, cached per sentence like TopK."""
+        check_pairs(src, tgt, self.limits)
+        check_samples(m)
+        costs = self._charge("sample", [pair_cost(s, t) for s, t in zip(src, tgt, strict=True)])
+        keys = [self._key("sample", sample_codec.sample_params(m, seed), s, t) for s, t in zip(src, tgt, strict=True)]
+        vocab = self.limits.vocab_size
+        return self._cached("sample", (m, seed), keys, list(zip(src, tgt, strict=True)), costs, timeout_s,
+                            lambda r: sample_codec.encode_sampled(r, vocab), sample_codec.decode_sampled,
+                            lambda r, pair: sample_codec.sampled_fits(r, len(pair[1]), m, vocab))
 
     def score(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], candidates: Sequence[np.ndarray],
               timeout_s: float | None = None) -> Reply[np.ndarray]:
@@ -198,6 +213,8 @@ class TeacherEngine:
         pad, budget = self._info.teacher.pad_id, compute.forward_tokens(self._scorer, self.limits.max_batch_tokens)
         if op == "topk":
             return compute.topk(self._scorer, [s for s, _ in inputs], [t for _, t in inputs], params, pad, budget)
+        if op == "sample":
+            return self._run_sample(inputs, params, pad, budget)
         if op == "score":
             return compute.score(self._scorer, [s for s, _, _ in inputs], [t for _, t, _ in inputs],
                                  [c for _, _, c in inputs], pad, budget)
@@ -206,3 +223,7 @@ class TeacherEngine:
             return self._ct2.model.nbest([[int(x) for x in s] for s in inputs], beam_size, nbest, max_len)
         return compute.nbest(self._model, inputs, pad, beam_size, nbest, max_len, self.limits.max_batch_tokens,
                              self._tokenizer.forced_bos_id)
+
+    def _run_sample(self, inputs: list[Any], params: tuple[int, int], pad: int, budget: int) -> list[SampledResult]:
+        m, seed = params
+        return sample_q(self._scorer, [s for s, _ in inputs], [t for _, t in inputs], m, seed, pad, budget)

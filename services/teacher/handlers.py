@@ -32,6 +32,10 @@ class TeacherHandlers:
         return self._serve("TopK", context, lambda deadline: wire.topk_response(
             self._engine.topk(*wire.topk_args(request, self._engine.limits), timeout_s=deadline)))
 
+    def Sample(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return self._serve("Sample", context, lambda deadline: wire.sample_response(
+            self._engine.sample(*wire.sample_args(request), timeout_s=deadline)))
+
     def Score(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return self._serve("Score", context, lambda deadline: wire.score_response(
             self._engine.score(*wire.score_args(request, self._engine.limits), timeout_s=deadline)))

@@ -23,7 +23,7 @@ from kdproto import teacher_pb2 as pb
 from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
 from s2s.decoding import Hypothesis
-from s2s.teacher.contract import TopKResult
+from s2s.teacher.contract import SampledResult, TopKResult
 from s2s.teacher.limits import (
     TeacherLimits,
     check_budget,
@@ -84,6 +84,18 @@ def topk_response(reply: Reply[TopKResult]) -> pb.TopKResponse:
     rows = [pb.TopKRow(ids=tensors.pack_ids(r.ids), logq=tensors.pack_logprobs(r.logq),
                        rest_logmass=tensors.pack_logprobs(r.rest_logmass)) for r in reply.results]
     return pb.TopKResponse(rows=rows, cache=_cache_stats(reply))
+
+
+def sample_args(request: pb.SampleRequest) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
+    """(sources, targets, m, seed) of a Sample request."""
+    src = [_ids(p, "source", f"sentence {i}: source") for i, p in enumerate(request.sentences)]
+    tgt = [_ids(p, "target", f"sentence {i}: target") for i, p in enumerate(request.sentences)]
+    return src, tgt, request.m, request.seed
+
+
+def sample_response(reply: Reply[SampledResult]) -> pb.SampleResponse:
+    rows = [pb.SampleRow(ids=tensors.pack_ids(r.ids), counts=tensors.pack_counts(r.counts)) for r in reply.results]
+    return pb.SampleResponse(rows=rows, cache=_cache_stats(reply))
 
 
 def score_args(request: pb.ScoreRequest,

@@ -30,7 +30,7 @@ class CMLMStep:
     """Mask a uniform number of each target's tokens (without its `</s>`) and learn to fill them in, plus
     the target's length."""
 
-    prefetch_k = None
+    prefetch = None
 
     def __init__(self, settings: CMLMSettings, context: StepContext) -> None:
         self.settings, self.ctx = settings, context

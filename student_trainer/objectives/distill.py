@@ -1,10 +1,11 @@
 """The step of every objective `(1-w)·NLL + w·D`: fetch what the term D needs, compute, back-propagate.
 
-The term says which teacher answers it needs; the step fetches them (the `TopK` possibly prefetched, the
-`Score` of the term's candidates sent inside the step, the full logits of an in-process teacher) and runs
-D on the references or on the student's own translations (`rollout`). When D waits for an answer still in
-flight, the NLL part is back-propagated first so that the teacher's latency hides behind that work; the
-gradients add up to those of the single combined backward pass. With several data-parallel workers DDP
+The term says which teacher answers it needs; the step fetches them (the `TopK` or the sampled signal on the
+batch's targets, possibly prefetched, the `Score` of the term's candidates sent inside the step, the full
+logits of an in-process teacher) and runs D on the references or on the student's own translations
+(`rollout`). When D waits for an answer still in flight, the NLL part is back-propagated first so that the
+teacher's latency hides behind that work; the gradients add up to those of the single combined backward
+pass. With several data-parallel workers DDP
 reduces gradients once per forward, so the reference step then waits and back-propagates once, and the
 on-policy step runs its reference pass under `no_sync`.
 """
@@ -21,24 +22,25 @@ import torch
 from torch import nn
 
 from s2s.losses import nll_loss
+from s2s.teacher.contract import Signal
 from student_trainer.batches import Batch, BatchTensors
 from student_trainer.objectives.registry import lookup
 from student_trainer.objectives.settings import DistillSettings
 from student_trainer.objectives.step import StepContext, StepInputs
 from student_trainer.objectives.terms import Answers, DistillTerm
-from student_trainer.teacher_link import candidate_arrays, candidate_logq, topk_tensors
+from student_trainer.teacher_link import candidate_arrays, candidate_logq, sampled_tensors, topk_tensors
 
 
 @dataclass
 class Pending:
     """Teacher answers a step waits for, and the candidates the Score request was sent with."""
 
-    topk: Future[Any] | None = None
+    fixed: Future[Any] | None = None  # TopK or the sampled signal on the batch's targets
     score: Future[Any] | None = None
     cands: torch.Tensor | None = None
 
     def in_flight(self) -> bool:
-        return any(f is not None and not f.done() for f in (self.topk, self.score))
+        return any(f is not None and not f.done() for f in (self.fixed, self.score))
 
 
 def distillation(settings: DistillSettings, context: StepContext) -> DistillStep:
@@ -57,11 +59,9 @@ class DistillStep:
         self.weight = term.weight
 
     @property
-    def prefetch_k(self) -> int | None:
-        """TopK on fixed targets (the references) can be requested before the step."""
-        if "topk" in self.term.needs and self.term.rollout == "reference":
-            return self.term.k
-        return None
+    def prefetch(self) -> Signal | None:
+        """TopK or the sampled signal on fixed targets (the references) can be requested before the step."""
+        return self.term.signal if self.term.rollout == "reference" else None
 
     def __call__(self, s: StepInputs) -> dict[str, float]:
         if self.term.rollout != "reference":
@@ -69,7 +69,7 @@ class DistillStep:
         t = self.ctx.tensors(s.batch, s.device)
         logits = self.ctx.forward(s.model, t)
         nll = nll_loss(logits, t.labels, self.ctx.pad_id, self.settings.label_smoothing)
-        pending = self._requests(s.batch, logits, t, s.topk)
+        pending = self._requests(s.batch, logits, t, s.prefetched)
         nll_done = False
         if s.no_sync is None and self.weight < 1.0 and pending.in_flight():
             (s.scale * (1.0 - self.weight) * nll).backward(retain_graph=True)
@@ -103,11 +103,12 @@ class DistillStep:
                 "distill": distill.item()}
 
     def _requests(self, batch: Batch, logits: torch.Tensor, t: BatchTensors,
-                  topk_future: Future[Any] | None) -> Pending:
-        """Every teacher answer the term needs: TopK (possibly prefetched) and Score, sent now."""
+                  prefetched: Future[Any] | None) -> Pending:
+        """Every teacher answer the term needs: TopK or the sampled signal (possibly prefetched) and Score."""
         pending = Pending()
-        if "topk" in self.term.needs:
-            pending.topk = topk_future if topk_future is not None else self.ctx.request_topk(batch, self.term.k)
+        signal = self.term.signal
+        if signal is not None:
+            pending.fixed = prefetched if prefetched is not None else self.ctx.request(batch, signal)
         if "score" in self.term.needs:
             assert self.ctx.teacher is not None
             gen = self.ctx.generator if logits.device.type == "cpu" else None
@@ -119,13 +120,16 @@ class DistillStep:
     def _answers(self, pending: Pending, logits: torch.Tensor, t: BatchTensors) -> Answers:
         """Wait for the pending answers and turn them into tensors on the logits' device."""
         clock = self.ctx.clock
-        topk = (topk_tensors(clock.wait(pending.topk), logits.shape[1], logits.device)
-                if pending.topk is not None else None)
+        fixed = clock.wait(pending.fixed) if pending.fixed is not None else None
+        kind = self.term.signal.kind if self.term.signal is not None else None
+        topk = topk_tensors(fixed, logits.shape[1], logits.device) if fixed is not None and kind == "topk" else None
+        sampled = (sampled_tensors(fixed, logits.shape[1], logits.device)
+                   if fixed is not None and kind == "sampled" else None)
         cands = pending.cands
         logq = (candidate_logq(clock.wait(pending.score), _shape3(cands), logits.device)
                 if pending.score is not None and cands is not None else None)
         full = self._teacher_logits(t) if "full_logits" in self.term.needs else None
-        return Answers(topk=topk, cands=cands, cand_logq=logq, teacher_logits=full)
+        return Answers(topk=topk, sampled=sampled, cands=cands, cand_logq=logq, teacher_logits=full)
 
     @torch.inference_mode()
     def _teacher_logits(self, t: BatchTensors) -> torch.Tensor:

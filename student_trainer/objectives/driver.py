@@ -2,8 +2,8 @@
 
 `Objective` is the short driver between the training loop and the registry: it looks the recipe's
 objective up by its settings' `kind`, builds that objective's step with what the run shares
-(`StepContext`), tells the loop whether the teacher's TopK answer can be requested ahead (the prefetcher),
-and runs the step. What the step computes lives in the objective's own module.
+(`StepContext`), tells the loop whether the teacher's answer (TopK, or the sampled signal) can be requested
+ahead (the prefetcher), and runs the step. What the step computes lives in the objective's own module.
 """
 
 from __future__ import annotations
@@ -34,19 +34,19 @@ class Objective:
 
     @property
     def prefetchable(self) -> bool:
-        """Whether the teacher answer for a batch can be requested before the step (TopK on fixed targets)."""
-        return self.impl.prefetch_k is not None
+        """Whether the teacher answer for a batch can be requested before the step (on fixed targets)."""
+        return self.impl.prefetch is not None
 
     def request(self, batch: Batch) -> Future[Any]:
-        """Send the TopK request for `batch` (used by the prefetcher)."""
-        k = self.impl.prefetch_k
-        assert k is not None, "request() is only for prefetchable objectives"
-        return self.context.request_topk(batch, k)
+        """Send the prefetchable request for `batch` (used by the prefetcher)."""
+        signal = self.impl.prefetch
+        assert signal is not None, "request() is only for prefetchable objectives"
+        return self.context.request(batch, signal)
 
-    def step(self, model: nn.Module, batch: Batch, topk_future: Future[Any] | None, device: torch.device,
+    def step(self, model: nn.Module, batch: Batch, prefetched: Future[Any] | None, device: torch.device,
              no_sync: NoSync | None = None, scale: float = 1.0) -> dict[str, float]:
         """Forward, loss and backward for one batch; returns the loss parts (per target token of this batch).
 
         `no_sync` is the DDP model's `no_sync` when there are several workers; `scale` weighs this worker's
         per-token mean (the worker sets it, see `student_trainer.worker.data_parallel_scale`)."""
-        return self.impl(StepInputs(model, batch, device, topk_future, no_sync, scale))
+        return self.impl(StepInputs(model, batch, device, prefetched, no_sync, scale))

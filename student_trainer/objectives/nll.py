@@ -21,7 +21,7 @@ class NLLSettings(ObjectiveSettings):
 class NLLStep:
     """Forward on the references, label-smoothed NLL, backward."""
 
-    prefetch_k = None
+    prefetch = None
 
     def __init__(self, settings: NLLSettings, context: StepContext) -> None:
         self.settings, self.ctx = settings, context

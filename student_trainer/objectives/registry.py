@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     StepFactory = Callable[[Any, StepContext], ObjectiveStep]
 
 # The built-in objectives, by module name under student_trainer.objectives (also the order of listings).
-BUILTIN = ("nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm")
+BUILTIN = ("nll", "word_kd", "word_kd_sampled", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-Need = Literal["topk", "score", "full_logits"]
+Need = Literal["topk", "sampled", "score", "full_logits"]
 OnPolicy = Literal["off", "sample", "greedy"]
 Rollout = Literal["reference", "sample", "greedy", "exact_sample"]
 Arch = Literal["ar", "cmlm"]

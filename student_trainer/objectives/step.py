@@ -2,9 +2,10 @@
 
 A run builds one step object per worker from its objective's declaration (`ObjectiveInfo.step`), with the
 `StepContext` every step of the run shares (ids, the teacher, the random generator, precision). The loop
-then calls it once per batch with `StepInputs`: the model, the batch, the batch's prefetched TopK answer,
-DDP's `no_sync` and the weight of this worker's mean (`scale`, set by the worker so that data-parallel
-workers' gradients average to the mean over all their tokens). A step computes its loss, back-propagates
+then calls it once per batch with `StepInputs`: the model, the batch, the batch's prefetched teacher answer
+(the `Signal` the step names as its `prefetch`: TopK, or the sampled signal), DDP's `no_sync` and the
+weight of this worker's mean (`scale`, set by the worker so that data-parallel workers' gradients average
+to the mean over all their tokens). A step computes its loss, back-propagates
 `scale` times it, and returns its parts per target token of the batch (`loss`, `nll`, ...) for the logs.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from s2s.teacher.contract import Signal
 from student_trainer.batches import Batch, BatchTensors, forward_logits, to_tensors
 from student_trainer.teacher_link import TeacherAPI, WaitClock
 
@@ -35,7 +37,7 @@ class StepInputs:
     model: nn.Module
     batch: Batch
     device: torch.device
-    topk: Future[Any] | None = None
+    prefetched: Future[Any] | None = None
     no_sync: NoSync | None = None
     scale: float = 1.0
 
@@ -62,19 +64,21 @@ class StepContext:
         with torch.autocast("cuda", dtype=torch.bfloat16):
             return forward_logits(model, t)
 
-    def request_topk(self, batch: Batch, k: int) -> Future[Any]:
-        """Send the teacher's TopK request for the batch's targets."""
+    def request(self, batch: Batch, signal: Signal) -> Future[Any]:
+        """Send the teacher's request for `signal` (TopK, or the sampled signal) on the batch's targets."""
         if self.teacher is None:
-            raise RuntimeError("this objective asks the teacher for TopK, but the run has no teacher")
-        return self.teacher.topk_async(batch.src, batch.tgt, k)
+            raise RuntimeError(f"this objective asks the teacher for {signal.describe()}, but the run has no teacher")
+        if signal.kind == "topk":
+            return self.teacher.topk_async(batch.src, batch.tgt, signal.size)
+        return self.teacher.sample_async(batch.src, batch.tgt, signal.size, signal.seed)
 
 
 class ObjectiveStep(Protocol):
     """One objective's step (see the module docstring)."""
 
     @property
-    def prefetch_k(self) -> int | None:
-        """The k of the TopK answer the loop may request before the step, or None when nothing can be."""
+    def prefetch(self) -> Signal | None:
+        """The teacher answer the loop may request before the step (on fixed targets), or None."""
 
     def __call__(self, inputs: StepInputs, /) -> dict[str, float]:
         """Forward, loss and backward for one batch; returns the loss parts per target token."""

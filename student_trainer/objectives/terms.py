@@ -15,9 +15,10 @@ from typing import ClassVar, Generic, Protocol, TypeVar, cast
 import torch
 
 from s2s.losses import student_candidates
+from s2s.teacher.contract import Signal
 from student_trainer.batches import BatchTensors
 from student_trainer.objectives.settings import DistillSettings, Need, Rollout
-from student_trainer.teacher_link import TopKTensors
+from student_trainer.teacher_link import SampledTensors, TopKTensors
 
 S = TypeVar("S", bound=DistillSettings)
 
@@ -27,6 +28,7 @@ class Answers:
     """The teacher's answers for one batch, as tensors (None where the term did not ask)."""
 
     topk: TopKTensors | None = None
+    sampled: SampledTensors | None = None
     cands: torch.Tensor | None = None
     cand_logq: torch.Tensor | None = None
     teacher_logits: torch.Tensor | None = None
@@ -35,6 +37,11 @@ class Answers:
         if self.topk is None:
             raise RuntimeError("the step did not fetch TopK, which this term declared it needs")
         return self.topk
+
+    def need_sampled(self) -> SampledTensors:
+        if self.sampled is None:
+            raise RuntimeError("the step did not fetch the sampled signal, which this term declared it needs")
+        return self.sampled
 
     def need_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The candidate ids sent to `Score` and the teacher's log q of each."""
@@ -82,6 +89,12 @@ class DistillTerm(Generic[S]):
     def k(self) -> int:
         """The teacher's top-k that a term needing `topk` asks for (its settings have `k`)."""
         return cast(TopKSettings, self.settings).k
+
+    @property
+    def signal(self) -> Signal | None:
+        """The answer on the batch's targets this term needs (TopK of width k, or the sampled signal), or None.
+        A term needing `sampled` overrides this with its draws' m and seed."""
+        return Signal("topk", self.k) if "topk" in self.needs else None
 
     def candidates(self, logits: torch.Tensor, t: BatchTensors, generator: torch.Generator | None) -> torch.Tensor:
         """[B, T, c] ids whose teacher log q the term needs (terms that need `score` override this)."""

@@ -44,6 +44,7 @@ PATHS: list[tuple[str, dict[str, Any]]] = [
     ("ka_sampled", {}),
     ("ka", {"renormalise": True}),
     ("word_kd", {"on_policy": "greedy"}),
+    ("word_kd_sampled", {"m": 6}),
 ]
 
 

@@ -48,7 +48,7 @@ INFRASTRUCTURE = {"__init__", "registry", "settings", "step", "terms", "distill"
 def test_every_objective_module_is_registered_once_under_its_own_name() -> None:
     modules = {p.stem for p in Path(package.__file__).parent.glob("*.py")} - INFRASTRUCTURE
     assert set(BUILTIN) == modules
-    assert names() == BUILTIN == ("nll", "word_kd", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm")
+    assert names() == BUILTIN == ("nll", "word_kd", "word_kd_sampled", "ka", "ka_sampled", "jsd", "tie_kd", "cmlm")
     with pytest.raises(ValueError, match="already registered"):
         register(lookup("ka"))
 
@@ -64,7 +64,8 @@ def test_each_objective_has_its_own_frozen_settings_and_declares_its_teacher_nee
         with pytest.raises(dataclasses.FrozenInstanceError):
             value.label_smoothing = 0.0  # type: ignore[misc]
         assert info.uses_teacher == bool(info.needs(value)) == (info.name not in ("nll", "cmlm"))
-        assert all(term.needs and term.needs <= {"topk", "score", "full_logits"} for term in info.supports.values())
+        assert all(term.needs and term.needs <= {"topk", "sampled", "score", "full_logits"}
+                   for term in info.supports.values())
     assert lookup("cmlm").students == ("cmlm",) and all(o.students == ("ar",) for o in objectives() if o.name != "cmlm")
     assert list(lookup("ka").supports) == ["student", "teacher", "full"]
     assert lookup("ka").needs(make_settings("ka", support="teacher")) == {"topk"}
@@ -80,7 +81,7 @@ def test_the_loss_section_maps_the_keys_users_write_into_the_objectives_settings
 
 
 @pytest.mark.parametrize(("kind", "key", "owners"), [
-    ("ka", "alpha", "word_kd, jsd, tie_kd"),
+    ("ka", "alpha", "word_kd, word_kd_sampled, jsd, tie_kd"),
     ("word_kd", "lam", "ka, ka_sampled"),
     ("ka_sampled", "on_policy", "word_kd, ka, jsd, tie_kd"),
     ("nll", "k", "word_kd, ka, jsd, tie_kd"),
