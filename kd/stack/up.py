@@ -200,9 +200,10 @@ def _print_summary(url: str, rows: list[dict[str, Any]], student: str, config: U
         ratio = f"{share}, {r['sentences_per_s'] / max(teacher_int8['sentences_per_s'], 1e-9):.2f}x int8 speed"
         print(f"| {r['role']} | {r['model']} | {r['parameters'] / 1e6:.2f} M | {r['bleu']:.2f} | {r['chrf']:.2f} "
               f"| {r['sentences_per_s']:.1f} | {ratio} |")
-    corpus = "Bible" if config.corpus is None else config.corpus.data.name
-    print(f"({corpus} {config.src}-{config.tgt} test set, first {teacher['sentences']} sentences; sentences/s at "
-          "batch 32 on this machine, int8 rows through CTranslate2 as the gateway serves them)\n")
+    spec = config.corpus
+    corpus = "the Bible" if spec is None else (spec.test.name if spec.test else f"{spec.data.name} (split off)")
+    print(f"(test set of {corpus}, {config.src}-{config.tgt}, first {teacher['sentences']} sentences; sentences/s "
+          "at batch 32 on this machine, int8 rows through CTranslate2 as the gateway serves them)\n")
     print(f"gateway: {url}   (page: {url}/, API docs: {url}/docs)")
     body = shlex.quote(json.dumps({"text": example, "model": student}, ensure_ascii=False))
     print(f"try:     curl -s {url}/v1/translate -H 'content-type: application/json' -d {body}\n", flush=True)

@@ -50,4 +50,4 @@ def test_kd_up_distils_a_t5_teacher_on_a_tsv_with_other_columns(tiny_teachers: d
     assert read_manifest(work / "models" / "teacher-t5").family == "t5"
     for role in ("| teacher (PyTorch) | t5 |", "| teacher (int8) | t5 |", "| student-plan (int8) |"):
         assert role in out, role
-    assert "my corpus.tsv es-en test set" in out
+    assert "test set of my corpus.tsv (split off), es-en" in out
