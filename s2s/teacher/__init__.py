@@ -8,6 +8,7 @@ may ask and cost, and the computations on a model in this process.
 - `s2s.teacher.compute`: top-k with remaining mass, candidate scores and n-best on a Marian model.
 - `s2s.teacher.answers`: whether an answer is valid by value (finite, log q <= 0, distinct ids in range),
   checked wherever answers enter training (the service's cache reads, the client, the in-process teacher).
+- `s2s.teacher.client_settings`: how a client reaches a teacher (its CA certificate, its token file).
 
 Nothing is re-exported here: import each name from the module that owns it.
 """
