@@ -29,13 +29,14 @@ import redis
 import torch
 
 from bench.doc_section import fill_section
+from s2s.shared import REFERENCE_TEACHER, in_shared
 from services.teacher.launch import RedisProcess, TeacherProcess
 from student_trainer.launch import train
 from student_trainer.metrics import read_metrics
 from student_trainer.recipe_io import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEACHER = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
+DEFAULT_TEACHER = in_shared(REFERENCE_TEACHER)
 MODES = ("in_process", "grpc_cold", "grpc_warm")
 
 
