@@ -36,6 +36,7 @@ import redis
 
 from bench.chaos_report import markdown_table, run_summary
 from bench.doc_section import fill_section
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from s2s.teacher.contract import TopKResult
 from services.teacher import cache_codec as codec
 from services.teacher.launch import RedisProcess, TeacherProcess, free_port
@@ -45,8 +46,8 @@ from student_trainer.metrics import read_metrics
 from student_trainer.recipe_io import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEACHER = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "bible-es-en"
+DEFAULT_TEACHER = in_shared(REFERENCE_TEACHER)
+DEFAULT_DATA = in_shared(BIBLE)
 
 
 def log(message: str) -> None:

@@ -32,12 +32,12 @@ from s2s.corpus import read_corpus
 from s2s.ct2_runtime import Ct2Model
 from s2s.evaluation import evaluate_decoding, score_corpus
 from s2s.export import export_checkpoint
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 
 REPO = Path(__file__).resolve().parents[1]
 
-SHARED = REPO.parent / "shared"
-TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-TEST = SHARED / "data" / "bible-es-en" / "test.tsv"
+TEACHER = in_shared(REFERENCE_TEACHER)
+TEST = in_shared(BIBLE / "test.tsv")
 MAX_LEN = 160
 
 

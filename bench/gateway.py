@@ -41,7 +41,6 @@ from s2s.presets import build_model, count_parameters
 from s2s.tokenizer import Tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 CHUNK = 32  # texts per request in the BLEU pass
 TABLE_START, TABLE_END = "<!-- bench:gateway:start -->", "<!-- bench:gateway:end -->"
 
@@ -163,8 +162,8 @@ async def load_test(url: str, model: str, texts: list[str], caps: list[int] | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--student", type=Path, default=None, help="trained student checkpoint (default: random)")
-    p.add_argument("--teacher", type=Path, default=SHARED / "models/teacher-bible-es-en-small")
-    p.add_argument("--test-tsv", type=Path, default=SHARED / "data/bible-es-en/test.tsv")
+    p.add_argument("--teacher", type=Path, default=None, help="teacher model folder (default: the reference teacher)")
+    p.add_argument("--test-tsv", type=Path, default=None, help="test TSV (default: the bundled corpus's)")
     p.add_argument("--bleu-sentences", type=int, default=500, help="first N test verses for BLEU")
     p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per model and client count")
     p.add_argument("--clients", default="1,8,32", help="comma-separated client counts")
@@ -175,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-docs", action="store_true",
                    help="write only --out, not the table in docs/gateway.md and the plot (e.g. a baseline run)")
     args = p.parse_args(argv)
+    if args.teacher is None or args.test_tsv is None:
+        # Imported here: bench/gateway_batching.py runs this file against older revisions, which pass both
+        # paths and may predate s2s.shared.
+        from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
+
+        args.teacher = args.teacher or in_shared(REFERENCE_TEACHER)
+        args.test_tsv = args.test_tsv or in_shared(BIBLE / "test.tsv")
     pairs = read_corpus(args.test_tsv).pairs[: args.bleu_sentences]
     sources, refs = [x.src for x in pairs], [x.tgt for x in pairs]
     tok = Tokenizer(args.teacher)

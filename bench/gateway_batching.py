@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench/results"
 MODELS = ("student-int8", "teacher-int8")
@@ -32,9 +34,8 @@ def run_bench(tree: Path, label: str, name: str, extra: list[str]) -> dict[str, 
     """`bench/gateway.py` of this checkout, importing the gateway (and everything else) from `tree`."""
     out, log = RESULTS / f"{name}.json", RESULTS / f"{name}.log"
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    shared = REPO.parent / "shared"  # the unpacked revision has no ../shared beside it
-    data = ["--teacher", str(shared / "models/teacher-bible-es-en-small"),
-            "--test-tsv", str(shared / "data/bible-es-en/test.tsv")]
+    # The unpacked revision has no ../shared beside it (nor, maybe, s2s.shared): this checkout finds it.
+    data = ["--teacher", str(in_shared(REFERENCE_TEACHER)), "--test-tsv", str(in_shared(BIBLE / "test.tsv"))]
     cmd = [sys.executable, str(tree / "bench/gateway.py"), "--no-docs", "--label", label, "--out", str(out), *data,
            *extra]
     with log.open("w", encoding="utf-8") as handle:

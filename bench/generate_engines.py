@@ -22,15 +22,15 @@ from typing import Any
 from bench.doc_section import fill_section
 from s2s.corpus import read_corpus
 from s2s.evaluation import score_corpus
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from s2s.tokenizer import Tokenizer
 from services.teacher.launch import TeacherProcess
 from teacher_client import TeacherClient
 
 REPO = Path(__file__).resolve().parents[1]
 
-SHARED = REPO.parent / "shared"
-TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-TRAIN = SHARED / "data" / "bible-es-en" / "train.tsv"
+TEACHER = in_shared(REFERENCE_TEACHER)
+TRAIN = in_shared(BIBLE / "train.tsv")
 ENGINES = {"pytorch": ["--generate-engine", "torch"],
            "ctranslate2-int8": ["--generate-engine", "ctranslate2", "--generate-quantization", "int8"],
            "ctranslate2-float32": ["--generate-engine", "ctranslate2", "--generate-quantization", "float32"]}

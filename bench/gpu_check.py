@@ -33,10 +33,11 @@ from typing import Any
 
 import torch
 
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SEARCH = {"teacher": [REPO / ".gpu-assets" / "teacher", SHARED / "models" / "teacher-bible-es-en-small"],
-          "data": [REPO / ".gpu-assets" / "data", SHARED / "data" / "bible-es-en"]}
+SEARCH = {"teacher": [REPO / ".gpu-assets" / "teacher", in_shared(REFERENCE_TEACHER)],
+          "data": [REPO / ".gpu-assets" / "data", in_shared(BIBLE)]}
 OPTIONAL = ("ctranslate2", "ray", "redis", "grpc_health", "grpc_reflection", "fastapi")
 
 

@@ -34,14 +34,15 @@ from kdproto import teacher_pb2_grpc as pb_grpc
 from kdproto import tensors
 from s2s.corpus import read_corpus
 from s2s.local_teacher import InProcessTeacher
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from s2s.tokenizer import Tokenizer
 from services.teacher.launch import RedisProcess, TeacherProcess
 from services.teacher.server import grpc_options
 from teacher_client import TeacherClient
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "bible-es-en" / "valid.tsv"
+DEFAULT_MODEL = in_shared(REFERENCE_TEACHER)
+DEFAULT_DATA = in_shared(BIBLE / "valid.tsv")
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,12 @@ import torch
 from bench.doc_section import fill_section
 from s2s.checkpoint import load_checkpoint
 from s2s.corpus import read_corpus
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from s2s.teacher import compute
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "bible-es-en" / "valid.tsv"
+DEFAULT_MODEL = in_shared(REFERENCE_TEACHER)
+DEFAULT_DATA = in_shared(BIBLE / "valid.tsv")
 QUANTIZATIONS = ("float32", "int8")
 
 

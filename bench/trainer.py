@@ -37,6 +37,7 @@ import redis
 import torch
 
 from bench.doc_section import fill_section
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from services.teacher.launch import RedisProcess, TeacherProcess, free_port
 from student_trainer.launch import train
 from student_trainer.metrics import read_metrics
@@ -44,7 +45,7 @@ from student_trainer.precompute import PrecomputeSpec, precompute
 from student_trainer.recipe_io import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TEACHER = REPO.parent / "shared" / "models" / "teacher-bible-es-en-small"
+DEFAULT_TEACHER = in_shared(REFERENCE_TEACHER)
 MODES = ("in_process", "grpc_cold", "grpc_warm", "store")
 
 
@@ -106,7 +107,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """The four modes, one after the other, with one Redis and one teacher server process."""
     work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
     args.train = work / "train.tsv"
-    lines = (REPO.parent / "shared" / "data" / "bible-es-en" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    lines = in_shared(BIBLE / "train.tsv").read_text(encoding="utf-8").splitlines()
     args.train.write_text("\n".join(lines[: args.train_rows + 1]) + "\n", encoding="utf-8")
     start = time.perf_counter()
     store = precompute(PrecomputeSpec(data=str(args.train), out=str(work / "store"), model=str(args.teacher),

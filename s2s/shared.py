@@ -30,6 +30,12 @@ def shared_path(relative: Path) -> str:
     return str((folder if folder is not None else Path("..") / "shared") / relative)
 
 
+def in_shared(relative: Path) -> Path:
+    """`shared/<relative>` as a path (see `shared_path`): a default that names the shared file or folder even
+    where it is missing, so that the error says which."""
+    return Path(shared_path(relative))
+
+
 def bundled_corpus() -> Path | None:
     """The bundled Bible corpus folder (train/valid/test TSVs), when present."""
     folder = shared_dir()

@@ -16,7 +16,6 @@ the server's message.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -33,7 +32,9 @@ from kdproto import teacher_pb2 as pb
 from s2s.checkpoint import check_fingerprint
 from s2s.decoding import Hypothesis
 from s2s.secret_files import refuse_placeholder
+from s2s.settings import from_env
 from s2s.teacher.answers import check_scores, check_topk
+from s2s.teacher.client_settings import ClientSettings
 from s2s.teacher.contract import (
     SampledResult,
     TeacherError,
@@ -71,8 +72,8 @@ class TeacherClient:
                  max_message_mb: int = 64, backoff_s: float = 0.1, max_backoff_s: float = 5.0,
                  retry_budget_s: float = 60.0, tls_ca: Path | None = None, token: str | None = None) -> None:
         """`tls_ca` (a PEM file of the CA that signed the teacher's certificate) switches to TLS; `token`
-        is sent as `authorization: Bearer <token>`. Without them, `KD_TEACHER_TLS_CA` and
-        `KD_TEACHER_TOKEN_FILE` (a file holding the token) are used when set."""
+        is sent as `authorization: Bearer <token>`. Without them, `ClientSettings` (`KD_TEACHER_TLS_CA`,
+        `KD_TEACHER_TOKEN_FILE`: a file holding the token) are used when set."""
         targets = parse_endpoints(endpoints)
         self.timeout_s = timeout_s
         self.retries = retries
@@ -305,10 +306,11 @@ def _same_length(src: list[np.ndarray], other: Sequence[Any], what: str) -> None
 
 def _transport(tls_ca: Path | None, token: str | None) -> tuple[grpc.ChannelCredentials | None,
                                                                 tuple[tuple[str, str], ...]]:
-    """Channel credentials and call metadata from the arguments, else from the environment."""
-    ca = tls_ca or (Path(os.environ["KD_TEACHER_TLS_CA"]) if os.environ.get("KD_TEACHER_TLS_CA") else None)
-    if token is None and os.environ.get("KD_TEACHER_TOKEN_FILE"):
-        token = read_token(Path(os.environ["KD_TEACHER_TOKEN_FILE"]))
+    """Channel credentials and call metadata from the arguments, else from the environment (`ClientSettings`)."""
+    settings = from_env(ClientSettings)
+    ca = tls_ca or settings.tls_ca
+    if token is None and settings.token_file is not None:
+        token = read_token(settings.token_file)
     credentials = None
     if ca is not None:
         try:

@@ -11,31 +11,29 @@ import pytest
 
 from s2s.checkpoint import Manifest, save_checkpoint
 from s2s.presets import build_model, count_parameters
+from s2s.shared import BIBLE, REFERENCE_TEACHER, bundled_corpus, in_shared, reference_teacher
 from s2s.tokenizer import Tokenizer
 
 _HOME_RAY = Path.home() / ".ray"
 _HOME_RAY_EXISTED = _HOME_RAY.exists()
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REFERENCE_TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-BIBLE = SHARED / "data" / "bible-es-en"
-
 
 @pytest.fixture(scope="session")
 def reference_teacher_dir() -> Path:
-    """The shared reference teacher folder (a Hugging Face Marian model)."""
-    if not (REFERENCE_TEACHER / "config.json").is_file():
-        pytest.fail(f"{REFERENCE_TEACHER} is missing: tests need ../shared beside the repository")
-    return REFERENCE_TEACHER
+    """The shared reference teacher folder (a Hugging Face Marian model), found by `s2s.shared`."""
+    teacher = reference_teacher()
+    if teacher is None:
+        pytest.fail(f"{in_shared(REFERENCE_TEACHER)} is missing: tests need ../shared beside the repository")
+    return teacher
 
 
 @pytest.fixture(scope="session")
 def bible_dir() -> Path:
-    """The shared Bible corpus folder."""
-    if not (BIBLE / "test.tsv").is_file():
-        pytest.fail(f"{BIBLE} is missing: tests need ../shared beside the repository")
-    return BIBLE
+    """The shared Bible corpus folder, found by `s2s.shared`."""
+    corpus = bundled_corpus()
+    if corpus is None or not (corpus / "test.tsv").is_file():
+        pytest.fail(f"{in_shared(BIBLE)} is missing: tests need ../shared beside the repository")
+    return corpus
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,11 @@ from experiments.protocol.plan import archive_dir
 from experiments.protocol.table import paired_p_value
 from experiments.run_records import RunRecord, load_run
 from s2s.corpus import read_corpus
+from s2s.shared import BIBLE, in_shared
 
 REPO = Path(__file__).resolve().parents[2]
 
-TEST = REPO.parent / "shared" / "data" / "bible-es-en" / "test.tsv"
+TEST = in_shared(BIBLE / "test.tsv")
 STAGE1_RUN = REPO / "runs" / "protocol" / "stage1-nll"
 LOGS = REPO / "docs" / "results" / "logs" / "nat"
 SOURCES = {"raw": "references", "seq_kd": "Seq-KD (beam 5)", "seq_inter": "Seq-Inter (5-best, sentence BLEU)",

@@ -13,13 +13,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from student_trainer.objectives.registry import make_settings, overrides
 from student_trainer.objectives.settings import ObjectiveSettings
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-TEACHER = SHARED / "models" / "teacher-bible-es-en-small"
-DATA = SHARED / "data" / "bible-es-en"
+TEACHER = in_shared(REFERENCE_TEACHER)
+DATA = in_shared(BIBLE)
 RECIPES = Path(__file__).resolve().parent / "recipes"
 # Each finished run's metrics, test results and test outputs, committed (experiments/run_records.py); a smoke
 # test of the pipeline keeps them elsewhere (KD_PROTOCOL_ARCHIVE), so that they never mix with real records.

@@ -35,12 +35,14 @@ class UpConfig:
     recipe: str | None = setting(None, "training recipe instead of the plan's (bundled name or file)")
     max_steps: int | None = setting(None, "student training steps (default: the plan's)")
     teacher_steps: int = setting(2000, "training steps when a teacher must be trained first")
-    overrides: tuple[str, ...] = setting((), "extra recipe override for the student (repeatable)", flag="--set",
+    overrides: tuple[str, ...] = setting((), "extra recipe override for the student", flag="--set",
                                          env=None, metavar="KEY=VALUE")
     gateway_port: int = setting(8000, "gateway port (0 = any free port)", flag="--port", metavar="PORT")
     eval_limit: int = setting(500, "test sentences to evaluate on (0 = the whole test set)")
     train_limit: int | None = setting(None, "use only the first N training pairs (quick demos and tests)")
     redis_url: str | None = setting(None, "use this Redis instead of starting one", env="REDIS_URL")
+    bind: str = setting("127.0.0.1", "address the stack's Redis and Ray head listen on: loopback, unless Ray workers "
+                                     "on other hosts must join (then the machine's address)", metavar="ADDRESS")
     exit_when_ready: bool = setting(False, "stop everything once the student is served (tests and scripts)")
     corpus: ImportSpec | None = None
     """The user's corpus to import (`--data`), or None for the bundled Bible corpus."""

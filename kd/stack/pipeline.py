@@ -24,7 +24,6 @@ from kd.stack.config import UpConfig
 from kd.stack.plan import UpPlan
 from kd.stack.processes import (
     Stack,
-    bind_address,
     command_succeeds,
     free_port,
     http_ok,
@@ -139,7 +138,7 @@ class Up:
         if self.config.redis_url:
             say(f"redis: using {redacted_url(self.config.redis_url)}")
             return write_private(secrets_dir / "redis_url", self.config.redis_url)
-        host, port, password = bind_address(), free_port(), secrets.token_hex(32)
+        host, port, password = self.config.bind, free_port(), secrets.token_hex(32)
         config = write_private(secrets_dir / "redis.conf", "\n".join([
             f"bind {host}", f"port {port}", f"requirepass {password}", "maxmemory 512mb",
             "maxmemory-policy allkeys-lru", 'save ""', "appendonly no", f"dir {secrets_dir}", ""]))
@@ -150,8 +149,8 @@ class Up:
 
     def ray_head(self) -> str:
         """A Ray head whose every server (GCS, raylet, agents, client server, dashboard) listens on loopback
-        unless `KD_UP_BIND` says otherwise; the stack's later children get the environment to reach it."""
-        host = bind_address()
+        unless `--bind` (`KD_UP_BIND`) says otherwise; the stack's later children get the environment to reach it."""
+        host = self.config.bind
         self.env.update(ray_bind_env(host))
         gcs, dashboard = free_port(), free_port()
         # Every fixed default port gets a free one, so that kd up runs beside other Ray instances.

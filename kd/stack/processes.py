@@ -4,10 +4,10 @@ the stack's services listen and how their secrets reach them.
 Each child runs in its own session (process group) so that stopping it also stops whatever it spawned
 (Ray's `ray start --block` starts several daemons). Stopping is SIGTERM, a grace period, then SIGKILL.
 
-On a shared host every port of the stack listens on loopback unless the user names another address in
-`KD_UP_BIND` (`bind_address`). Secrets (the Redis password and the URL holding it) are written to files
-of mode 0600 in a 0700 folder of the work folder (`write_private`) and passed to children as file paths:
-never on a command line (which every local user can read in `ps`) and never in a log.
+On a shared host every port of the stack listens on loopback unless the user names another address
+(`kd up --bind`, `KD_UP_BIND`: `UpConfig.bind`). Secrets (the Redis password and the URL holding it) are
+written to files of mode 0600 in a 0700 folder of the work folder (`write_private`) and passed to children
+as file paths: never on a command line (which every local user can read in `ps`) and never in a log.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from s2s.errors import KDError
 from student_trainer.ray_auth import LOOPBACK_ENV
 
 ReadyCheck = Callable[[], bool]
-BIND_ENV = "KD_UP_BIND"
 
 
 class ChildFailed(KDError):
@@ -42,12 +41,6 @@ def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def bind_address() -> str:
-    """The address the stack's Redis and Ray head listen on: 127.0.0.1, unless `KD_UP_BIND` names another
-    (e.g. the machine's address, for Ray workers on other hosts to join)."""
-    return os.environ.get(BIND_ENV, "").strip() or "127.0.0.1"
 
 
 def is_loopback(host: str) -> bool:

@@ -13,6 +13,7 @@ may ask and cost, and the computations on a model in this process.
 - `s2s.teacher.identity`: the teacher id (model id + weights digest) and the sentence hash that key the
   cache and the store.
 - `s2s.teacher.store`: the teacher-output store (answers for a corpus, on disk).
+- `s2s.teacher.client_settings`: how a client reaches a teacher (its CA certificate, its token file).
 
 Nothing is re-exported here: import each name from the module that owns it.
 """

@@ -1,49 +1,41 @@
 """Settings of the teacher server, each declared once: its type, default, flag, environment variable, help.
 
-`ServerConfig` is the one declaration. Its fields' metadata generate the command-line flags (shared by
-`python -m services.teacher` and `kd teacher serve`, so both accept exactly the same) and name the
-environment variable of each (`KD_TEACHER_<NAME>`, and `REDIS_URL`). Precedence: flag, then environment
-variable, then the field's default. Bad values are refused at start-up naming the flag and the variable.
+`ServerConfig` is the one declaration, through `s2s.settings`: its fields generate the command-line flags
+(shared by `python -m services.teacher` and `kd teacher serve`, so both accept exactly the same), name the
+environment variable of each (`KD_TEACHER_<NAME>`, and `REDIS_URL`) and the table in docs/teacher.md.
+Precedence: flag, then environment variable, then the field's default. Bad values are refused at start-up
+naming the flag and the variable.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import os
-import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from s2s.errors import KDError
 from s2s.languages import Languages
+from s2s.settings import add_arguments, describe, env_of, from_args, setting
 from s2s.teacher.limits import DEFAULT_BATCH_TOKENS, DEFAULT_MAX_BEAM, DEFAULT_MAX_K
 
-ENV_PREFIX = "KD_TEACHER_"
 GENERATE_ENGINES = ("torch", "ctranslate2")
 ENGINES = ("torch", "ctranslate2")
 QUANTIZATIONS = ("int8", "int16", "float32")
-
-
-def setting(default: Any, help: str, *, env: str | None = "", choices: tuple[str, ...] | None = None,
-            flag: str | None = None, repeated: bool = False) -> Any:
-    """A field with its help text; `env=""` means `KD_TEACHER_<NAME>`, `env=None` no variable; a `repeated`
-    flag may be given several times (its values form a tuple)."""
-    return field(default=default, metadata={"help": help, "env": env, "choices": choices, "flag": flag,
-                                            "repeated": repeated})
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the teacher server needs to start."""
 
+    ENV_PREFIX = "KD_TEACHER_"
+
     model: tuple[Path, ...] = setting(
         (), "teacher model folder: a checkpoint, or a Hugging Face folder of a supported family (Marian/opus-mt, "
-            "T5/mT5, mBART-50, M2M100/NLLB) (required); repeat it to serve an ensemble, whose answers are the "
-            "weighted mean of the models' probabilities (they must share one vocabulary)", env=None, repeated=True)
+            "T5/mT5, mBART-50, M2M100/NLLB); repeat it to serve an ensemble, whose answers are the weighted mean "
+            "of the models' probabilities (they must share one vocabulary)", env=None, required=True,
+        metavar="DIR")
     weights: str | None = setting(None, "an ensemble's mixture weights, one per --model in order, e.g. 0.7,0.3 "
                                         "(normalised to sum to one; default: equal weights)")
     src_lang: str | None = setting(None, "source language of a multilingual teacher (ISO code such as es, or the "
@@ -63,8 +55,8 @@ class ServerConfig:
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     max_batch_tokens: int = setting(DEFAULT_BATCH_TOKENS, "token budget of one request and of one model batch")
     max_wait_ms: float = setting(5.0, "longest a request waits for others to batch with")
-    dynamic_batching: bool = setting(True, "merge concurrent requests into one model run",
-                                     flag="--no-dynamic-batching")
+    dynamic_batching: bool = setting(True, "merge concurrent requests into one model run (--no-dynamic-batching: "
+                                           "run every request alone, the benchmark baseline)")
     cache_ttl_s: int = setting(7 * 24 * 3600, "cache entry lifetime in seconds")
     cache_retry_s: float = setting(2.0, "after a Redis failure, seconds before the cache is tried again")
     max_k: int = setting(DEFAULT_MAX_K, "largest k TopK answers")
@@ -102,7 +94,7 @@ class ServerConfig:
             "generate_quantization": self.generate_quantization in QUANTIZATIONS,
             "engine": self.engine in ENGINES, "engine_quantization": self.engine_quantization in QUANTIZATIONS,
         }
-        bad = [f"{_flag(name)} ({_env_name(name)})" for name, ok in checks.items() if not ok]
+        bad = [describe(ServerConfig, name) for name, ok in checks.items() if not ok]
         if bad:
             raise KDError(f"invalid teacher settings: {', '.join(bad)} out of range (see --help)")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -130,8 +122,8 @@ class ServerConfig:
         try:
             values = [float(part) for part in self.weights.split(",")]
         except ValueError as exc:
-            raise KDError(f"--weights {self.weights!r} ({_env_name('weights')}): write one number per --model, "
-                          "separated by commas, e.g. 0.5,0.5") from exc
+            raise KDError(f"--weights {self.weights!r} ({env_of(ServerConfig, 'weights')}): write one number per "
+                          "--model, separated by commas, e.g. 0.5,0.5") from exc
         if len(values) != n:
             raise KDError(f"--weights {self.weights!r} gives {len(values)} weights for {n} --model folders; "
                           "give one per model")
@@ -149,65 +141,11 @@ class ServerConfig:
         return self.max_message_mb * 1024 * 1024
 
 
-def _fields() -> dict[str, dataclasses.Field[Any]]:
-    return {f.name: f for f in dataclasses.fields(ServerConfig)}
-
-
-def _flag(name: str) -> str:
-    return _fields()[name].metadata.get("flag") or "--" + name.replace("_", "-")
-
-
-def _env_name(name: str) -> str | None:
-    env = _fields()[name].metadata.get("env")
-    return None if env is None else (env or ENV_PREFIX + name.upper())
-
-
-def _base_type(name: str) -> Any:
-    hint = typing.get_type_hints(ServerConfig)[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
-    return args[0] if args else hint
-
-
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting (default None: resolved later against the environment and the default)."""
-    for name, f in _fields().items():
-        env = _env_name(name)
-        suffix = f" (env {env}; default {f.default!r})" if env else ""
-        if _base_type(name) is bool:
-            parser.add_argument(_flag(name), dest=name, action="store_const", const=False, default=None,
-                                help=f"do not {f.metadata['help']}{suffix}")
-            continue
-        parse = Path if _base_type(name) is Path else _base_type(name)
-        parser.add_argument(_flag(name), dest=name, type=parse, default=None, choices=f.metadata["choices"],
-                            required=name == "model", help=f.metadata["help"] + suffix,
-                            action="append" if f.metadata["repeated"] else "store")
+    add_arguments(parser, ServerConfig)
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Flags, then environment variables, then defaults, into a `ServerConfig`."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name in _fields():
-        flag_value = getattr(args, name, None)
-        if flag_value is not None:
-            values[name] = tuple(flag_value) if isinstance(flag_value, list) else flag_value
-        elif (var := _env_name(name)) is not None and env.get(var, "").strip():
-            values[name] = _parse(var, env[var].strip(), _base_type(name))
-    return ServerConfig(**values)
-
-
-def _parse(var: str, raw: str, kind: Any) -> Any:
-    parsers: dict[Any, Callable[[str], Any]] = {bool: _parse_bool, int: int, float: float, str: str, Path: Path}
-    try:
-        return parsers[kind](raw)
-    except ValueError as exc:
-        raise KDError(f"environment variable {var}={raw!r} is not valid ({exc})") from exc
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("use 1/0, true/false, yes/no or on/off")
+    return from_args(ServerConfig, args, environ)

@@ -6,7 +6,6 @@ For container health checks and readiness probes; uses the standard `grpc.health
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,12 +13,16 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from s2s.settings import add_arguments, from_args, from_env
+from s2s.teacher.client_settings import ClientSettings
 
-def check(target: str, service: str = "", timeout_s: float = 3.0, tls_ca: str | None = None) -> str:
+
+def check(target: str, service: str = "", timeout_s: float = 3.0, tls_ca: str | Path | None = None) -> str:
     """The health status name of `service` at `target` (e.g. SERVING, NOT_SERVING); raises grpc.RpcError.
 
-    Over TLS when `tls_ca` (or `KD_TEACHER_TLS_CA`) names the CA certificate; no token is needed."""
-    ca = tls_ca or os.environ.get("KD_TEACHER_TLS_CA") or None
+    Over TLS when `tls_ca` (or `KD_TEACHER_TLS_CA`, `ClientSettings`) names the CA certificate; no token is
+    needed."""
+    ca = tls_ca or from_env(ClientSettings).tls_ca
     channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(Path(ca).read_bytes())) if ca
                else grpc.insecure_channel(target))
     with channel:
@@ -34,10 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", required=True, help="HOST:PORT of the teacher's gRPC server")
     parser.add_argument("--service", default="", help="service name to check (default: the whole server)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
-    parser.add_argument("--tls-ca", default=None, help="CA certificate for a TLS teacher (env KD_TEACHER_TLS_CA)")
+    add_arguments(parser, ClientSettings, skip=("token_file",))  # --tls-ca; health checks need no token
     args = parser.parse_args(argv)
     try:
-        status = check(args.target, args.service, args.timeout, args.tls_ca)
+        status = check(args.target, args.service, args.timeout, from_args(ClientSettings, args).tls_ca)
     except grpc.RpcError as exc:
         print(f"{args.target}: unreachable ({exc.code().name}: {exc.details()})", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ import pytest
 from kd.cli import build_parser
 from kd.stack.config import UpConfig
 from kd.stack.pipeline import Up, resolve_teacher
-from kd.stack.processes import Stack
+from kd.stack.processes import Stack, write_private
 from s2s.errors import KDError
 from services.teacher.launch import RedisProcess
 from teacher_client import TeacherClient
@@ -30,7 +30,8 @@ def test_the_stack_s_teacher_serves_every_teacher_as_one_ensemble(micro_checkpoi
     redis_server = RedisProcess().start()
     try:
         with Stack(cwd=Path(__file__).resolve().parents[2], log_dir=tmp_path / "logs") as stack:
-            endpoint = Up(config, stack).teacher(micro_checkpoint.resolve(), redis_server.url)
+            url_file = write_private(tmp_path / "secrets" / "redis_url", redis_server.url)  # as `Up.redis` gives it
+            endpoint = Up(config, stack).teacher(micro_checkpoint.resolve(), url_file)
             with TeacherClient(endpoint, timeout_s=60) as client:
                 info = client.info()
             argv = stack.children[-1].argv
