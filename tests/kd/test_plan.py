@@ -25,7 +25,7 @@ def test_a_plan_file_overrides_some_keys_and_unknown_or_bad_ones_are_refused(tmp
     mine.write_text("max_step: 50\nshrink: maybe\n")
     with pytest.raises(KDError, match=r"max_step: unknown key.*\n.*shrink: must be true or false"):
         load_plan(mine)
-    with pytest.raises(KDError, match="neither a file nor a bundled plan \\(default, word_kd_store\\)"):
+    with pytest.raises(KDError, match="neither a file nor a bundled plan \\(default, own_vocab, word_kd_store\\)"):
         load_plan("nope")
     mine.write_text("max_steps: 0\n")
     with pytest.raises(KDError, match="max_steps and beam must be >= 1"):

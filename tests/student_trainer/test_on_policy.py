@@ -66,4 +66,5 @@ def test_terms_declare_what_they_need_and_their_weight() -> None:
     assert jsd is not None and jsd.needs == {"topk", "score"}
     assert make_term("nll") is None
     assert make_term("ka", support="full").needs == {"full_logits"}  # type: ignore[union-attr]
-    assert {o.name for o in objectives() if o.supports} == {"word_kd", "ka", "ka_sampled", "jsd", "tie_kd"}
+    assert {o.name for o in objectives() if o.supports} == {
+        "word_kd", "word_kd_sampled", "ka", "ka_sampled", "jsd", "tie_kd"}

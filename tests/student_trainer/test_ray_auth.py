@@ -89,12 +89,12 @@ def test_kd_train_local_ray_uses_its_own_token_from_an_empty_home(tmp_path: Path
 
 @pytest.mark.slow
 def test_kd_distill_data_local_ray_uses_its_own_token_from_an_empty_home(
-        tmp_path: Path, tiny_data: dict[str, Path], teacher_endpoint: str, micro_checkpoint: Path) -> None:
+        tmp_path: Path, tiny_data: dict[str, Path], teacher_endpoint: str) -> None:
     env, home = _fresh_home_env(tmp_path)
     out = tmp_path / "distilled"
     argv = [sys.executable, "-m", "kd", "distill-data", "--teacher", teacher_endpoint,
             "--data", str(tiny_data["valid"]), "--out", str(out), "--beam", "2", "--nbest", "2", "--max-len", "6",
-            "--chunk-size", "4", "--tokenizer", str(micro_checkpoint)]
+            "--chunk-size", "4"]
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert len((out / "seq_kd.tsv").read_text().splitlines()) == 9

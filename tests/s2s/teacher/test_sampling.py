@@ -75,11 +75,11 @@ def _topk(ids: list[list[int]], logq: list[list[float]], rest: list[float]) -> T
 @pytest.mark.parametrize(("result", "problem"), [
     (_topk([[1, 2]], [[-0.5, -1.5]], [-2.0]), None),
     (_topk([[1, 2]], [[-0.5, -1.5]], [float("-inf")]), None),
-    (_topk([[1, 1]], [[-0.5, -1.5]], [-2.0]), "repeats"),
+    (_topk([[1, 1]], [[-0.5, -1.5]], [-2.0]), "lists an id twice"),
     (_topk([[1, 8]], [[-0.5, -1.5]], [-2.0]), "outside the vocabulary"),
-    (_topk([[1, 2]], [[0.5, -1.5]], [-2.0]), "not finite and <= 0"),
-    (_topk([[1, 2]], [[float("nan"), -1.5]], [-2.0]), "not finite and <= 0"),
-    (_topk([[1, 2]], [[-0.5, -1.5]], [float("nan")]), "NaN or > 0"),
+    (_topk([[1, 2]], [[0.5, -1.5]], [-2.0]), "log q is above 0"),
+    (_topk([[1, 2]], [[float("nan"), -1.5]], [-2.0]), "log q is NaN"),
+    (_topk([[1, 2]], [[-0.5, -1.5]], [float("nan")]), "rest mass's log is NaN"),
     (_topk([[1, 2, 3]], [[-0.5, -1.5, -2]], [-2.0]), "do not answer"),
 ])
 def test_topk_answers_are_checked(result: TopKResult, problem: str | None) -> None:
