@@ -16,12 +16,12 @@ from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
-from student_trainer.objectives.settings import DistillSettings, OnPolicy, Rollout, rollout_of, setting, unit
+from student_trainer.objectives.settings import DistillSettings, MixedByAlpha, OnPolicy, OnPolicyTargets, setting, unit
 from student_trainer.objectives.terms import Answers, StudentCandidates
 
 
 @dataclass(frozen=True)
-class JSDSettings(DistillSettings):
+class JSDSettings(MixedByAlpha, OnPolicyTargets, DistillSettings):
     """α mixes the term with the NLL, β is KA's share inside it."""
 
     kind: ClassVar[str] = "jsd"
@@ -34,14 +34,6 @@ class JSDSettings(DistillSettings):
     renormalise: bool = shared.renormalise()
     sample_candidates: bool = shared.sample_candidates()
     on_policy: OnPolicy = shared.on_policy()
-
-    @property
-    def weight(self) -> float:
-        return self.alpha
-
-    @property
-    def rollout(self) -> Rollout:
-        return rollout_of(self.on_policy)
 
 
 class JSD(StudentCandidates[JSDSettings]):

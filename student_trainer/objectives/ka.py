@@ -18,12 +18,12 @@ from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
-from student_trainer.objectives.settings import DistillSettings, OnPolicy, Rollout, rollout_of
+from student_trainer.objectives.settings import DistillSettings, MixedByLambda, OnPolicy, OnPolicyTargets
 from student_trainer.objectives.terms import Answers, DistillTerm, StudentCandidates
 
 
 @dataclass(frozen=True)
-class KASettings(DistillSettings):
+class KASettings(MixedByLambda, OnPolicyTargets, DistillSettings):
     """λ mixes KA with the NLL; k' candidates of the student (or the teacher's top-k) carry the term."""
 
     kind: ClassVar[str] = "ka"
@@ -34,14 +34,6 @@ class KASettings(DistillSettings):
     renormalise: bool = shared.renormalise()
     sample_candidates: bool = shared.sample_candidates()
     on_policy: OnPolicy = shared.on_policy()
-
-    @property
-    def weight(self) -> float:
-        return self.lam
-
-    @property
-    def rollout(self) -> Rollout:
-        return rollout_of(self.on_policy)
 
     @property
     def form(self) -> KAForm:

@@ -18,21 +18,17 @@ from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
-from student_trainer.objectives.settings import DistillSettings
+from student_trainer.objectives.settings import DistillSettings, MixedByLambda
 from student_trainer.objectives.terms import Answers, DistillTerm
 
 
 @dataclass(frozen=True)
-class KASampledSettings(DistillSettings):
+class KASampledSettings(MixedByLambda, DistillSettings):
     """λ mixes the estimator with the NLL."""
 
     kind: ClassVar[str] = "ka_sampled"
 
     lam: float = shared.lam()
-
-    @property
-    def weight(self) -> float:
-        return self.lam
 
 
 class KASampled(DistillTerm[KASampledSettings]):

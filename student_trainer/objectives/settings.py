@@ -97,6 +97,36 @@ def rollout_of(on_policy: OnPolicy) -> Rollout:
     return "reference" if on_policy == "off" else on_policy
 
 
+class MixedByAlpha:
+    """Mixin of a `DistillSettings` whose term is mixed with the NLL by its `alpha` setting."""
+
+    alpha: float
+
+    @property
+    def weight(self) -> float:
+        return self.alpha
+
+
+class MixedByLambda:
+    """Mixin of a `DistillSettings` whose term is mixed with the NLL by its `lam` setting."""
+
+    lam: float
+
+    @property
+    def weight(self) -> float:
+        return self.lam
+
+
+class OnPolicyTargets:
+    """Mixin of a `DistillSettings` whose `on_policy` setting picks the targets its term is computed on."""
+
+    on_policy: OnPolicy
+
+    @property
+    def rollout(self) -> Rollout:
+        return rollout_of(self.on_policy)
+
+
 # Settings shared by several objectives: each a function, so that every class gets its own field.
 def alpha() -> Any:
     return setting(0.5, "α of (1-α)·NLL + α·D", unit)

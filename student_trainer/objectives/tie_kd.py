@@ -19,17 +19,17 @@ from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
 from student_trainer.objectives.settings import (
     DistillSettings,
+    MixedByAlpha,
     OnPolicy,
-    Rollout,
+    OnPolicyTargets,
     non_negative,
-    rollout_of,
     setting,
 )
 from student_trainer.objectives.terms import Answers, DistillTerm
 
 
 @dataclass(frozen=True)
-class TIEKDSettings(DistillSettings):
+class TIEKDSettings(MixedByAlpha, OnPolicyTargets, DistillSettings):
     """α mixes Word-KD plus the ranking loss with the NLL."""
 
     kind: ClassVar[str] = "tie_kd"
@@ -40,14 +40,6 @@ class TIEKDSettings(DistillSettings):
     margin: float = setting(1.0, "the ranking loss's margin, in nats", non_negative)
     rank_weight: float = setting(1.0, "the ranking loss's weight next to Word-KD", non_negative)
     on_policy: OnPolicy = shared.on_policy()
-
-    @property
-    def weight(self) -> float:
-        return self.alpha
-
-    @property
-    def rollout(self) -> Rollout:
-        return rollout_of(self.on_policy)
 
 
 class TIEKD(DistillTerm[TIEKDSettings]):
@@ -61,7 +53,6 @@ class TIEKD(DistillTerm[TIEKDSettings]):
         ranking = tie_kd_loss(logits, top.ids, t.target_mask, margin=s.margin)
         kd = word_kd_loss(logits, top.ids, top.logq, top.rest_logmass, t.target_mask, tail=s.tail)
         return kd + s.rank_weight * ranking
-
 
 
 OBJECTIVE = ObjectiveInfo(TIEKDSettings, "TIE-KD: Word-KD + the hierarchical ranking loss (teacher's top-1 first, "

@@ -16,12 +16,12 @@ from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
-from student_trainer.objectives.settings import DistillSettings, OnPolicy, Rollout, rollout_of
+from student_trainer.objectives.settings import DistillSettings, MixedByAlpha, OnPolicy, OnPolicyTargets
 from student_trainer.objectives.terms import Answers, DistillTerm, StudentCandidates
 
 
 @dataclass(frozen=True)
-class WordKDSettings(DistillSettings):
+class WordKDSettings(MixedByAlpha, OnPolicyTargets, DistillSettings):
     """α mixes the KD term with the NLL; k (teacher's support) or k' (student's support) sizes it."""
 
     kind: ClassVar[str] = "word_kd"
@@ -32,14 +32,6 @@ class WordKDSettings(DistillSettings):
     tail: bool = shared.tail()
     sample_candidates: bool = shared.sample_candidates()
     on_policy: OnPolicy = shared.on_policy()
-
-    @property
-    def weight(self) -> float:
-        return self.alpha
-
-    @property
-    def rollout(self) -> Rollout:
-        return rollout_of(self.on_policy)
 
 
 class WordKD(DistillTerm[WordKDSettings]):

@@ -20,7 +20,7 @@ from student_trainer.batches import BatchTensors
 from student_trainer.objectives import settings as shared
 from student_trainer.objectives.distill import distillation
 from student_trainer.objectives.registry import ObjectiveInfo
-from student_trainer.objectives.settings import DistillSettings, setting
+from student_trainer.objectives.settings import DistillSettings, MixedByAlpha, setting
 from student_trainer.objectives.terms import Answers, DistillTerm
 
 
@@ -29,7 +29,7 @@ def _draws(value: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class WordKDSampledSettings(DistillSettings):
+class WordKDSampledSettings(MixedByAlpha, DistillSettings):
     """α mixes the term with the NLL; m draws from q per position, fixed by `seed`."""
 
     kind: ClassVar[str] = "word_kd_sampled"
@@ -38,10 +38,6 @@ class WordKDSampledSettings(DistillSettings):
     m: int = setting(12, "draws from the teacher's q per target position (the sampled signal)", _draws)
     seed: int = setting(0, "seed of the teacher's draws (with the sentence's ids it fixes them)",
                         lambda v: None if v >= 0 else f"must be >= 0, got {v}")
-
-    @property
-    def weight(self) -> float:
-        return self.alpha
 
 
 class WordKDSampled(DistillTerm[WordKDSampledSettings]):
