@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--before-rev", required=True, help="git revision of the gateway to compare with")
     p.add_argument("--before-label", default="the batch waits up to max_wait_ms for company, also when idle")
-    p.add_argument("--after-label", default="a lone request goes at once; waits only for the previous batch's "
-                                            "requests")
+    p.add_argument("--after-label", default="a lone request goes at once; waits for the previous batch's "
+                                            "requests and those queued behind it")
     p.add_argument("--name", default="gateway-batching", help="file name stem of the results in bench/results")
     p.add_argument("--table-only", action="store_true", help="re-tabulate the last two runs' JSON without running")
     args, extra = p.parse_known_args(argv)

@@ -5,9 +5,9 @@ groups it by (model version, beam size, max length, n-best) and runs each group 
 single worker thread, so the event loop never does model work. While a batch runs, new requests pile up in
 the queue and form the next, larger batch, as in continuous-batching servers: a lone user is answered at
 once instead of waiting for company that is not coming. The batcher only waits (up to `max_wait_ms`) when
-the previous batch merged several requests, and then only until as many requests as that batch had are
-queued: closed-loop clients that were just answered together come back a moment apart, and gathering them
-keeps the batches, and so the throughput, of a busy gateway. A full queue answers 503 with `Retry-After`
+the previous batch merged several requests or others queued behind it, and then only until as many requests
+as those are queued: closed-loop clients that were just answered together come back a moment apart, and
+gathering them with the ones that waited keeps the batches, and so the throughput, of a busy gateway. A full queue answers 503 with `Retry-After`
 instead of letting latency grow without bound. Every request has a time limit (504 past it; its texts are
 dropped from any batch not yet started). If a merged backend call fails, its requests are run again one by
 one, so one bad text fails only its own request (502).
@@ -72,7 +72,7 @@ class Batcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-batch")
         self._task: asyncio.Task[None] | None = None
         self._carry: _Job | None = None
-        self._company = 1  # requests merged into the previous batch: how many to wait for while idle
+        self._company = 1  # requests of the previous batch and those queued behind it: how many to wait for
 
     @property
     def running(self) -> bool:
@@ -128,10 +128,15 @@ class Batcher:
                 groups.setdefault(job.key, []).append(job)
             for group in groups.values():
                 await self._execute(group)
+            # Company for the next batch: the clients just answered, who come back a moment apart, and those
+            # who queued behind this batch. Counting the latter keeps two cohorts of clients (one answered
+            # while the other waited) from running as two half batches for ever.
+            self._company = len(jobs) + self._queue.qsize() + (self._carry is not None)
 
     async def _collect(self) -> list[_Job]:
         """The next batch: the first waiting request and whatever is queued behind it, right away; while
-        fewer requests than the previous batch merged are there, wait for them up to `max_wait_ms`."""
+        fewer requests than the company (the previous batch's and those queued behind it) are there, wait
+        for them up to `max_wait_ms`."""
         first = self._carry or await self._queue.get()
         self._carry = None
         jobs, size = [first], len(first.texts)
@@ -151,7 +156,6 @@ class Batcher:
                 break
             jobs.append(job)
             size += len(job.texts)
-        self._company = len(jobs)
         self.metrics.queue_depth.set(self._queue.qsize())
         return jobs
 

@@ -86,7 +86,7 @@ def test_requests_that_arrive_while_the_model_is_busy_share_the_next_call() -> N
         model.gate.set()
         return await asyncio.gather(running, *queued)
 
-    results = asyncio.run(_run(body, MINUTE_MS))
+    results = asyncio.run(_run(body, 300.0))  # the next call also waits (briefly) for the first client
     assert [r.translations for r in results] == [["UNO"], ["DOS"], ["TRES"], ["CUATRO"]]
     assert model.calls == [["uno"], ["dos", "tres", "cuatro"]]
 
@@ -100,14 +100,19 @@ def test_after_a_merged_batch_it_waits_for_that_many_requests_then_goes() -> Non
         merged = [asyncio.create_task(batcher.submit(model, [t], 1, 8)) for t in ("b", "c")]  # type: ignore[arg-type]
         await asyncio.sleep(0.05)
         model.gate.set()
-        await asyncio.gather(running, *merged)  # the previous call merged two requests
+        await running  # "a" is answered while "b" and "c" wait: the next call waits for "a"'s client too
+        await asyncio.sleep(0.2)  # which comes back later, well within max_wait_ms
+        again = asyncio.create_task(batcher.submit(model, ["a2"], 1, 8))  # type: ignore[arg-type]
+        await asyncio.gather(*merged, again)  # the previous call merged three requests
         back = [asyncio.create_task(batcher.submit(model, ["d"], 1, 8))]  # type: ignore[arg-type]
-        await asyncio.sleep(0.2)  # the second comes back later, well within max_wait_ms
+        await asyncio.sleep(0.2)
         back.append(asyncio.create_task(batcher.submit(model, ["e"], 1, 8)))  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        back.append(asyncio.create_task(batcher.submit(model, ["f"], 1, 8)))  # type: ignore[arg-type]
         await asyncio.gather(*back)
 
     asyncio.run(_run(body, MINUTE_MS))
-    assert model.calls == [["a"], ["b", "c"], ["d", "e"]]
+    assert model.calls == [["a"], ["b", "c", "a2"], ["d", "e", "f"]], "two cohorts of clients merged into one"
 
 
 def test_company_that_does_not_come_is_waited_for_at_most_max_wait_and_then_not_at_all() -> None:
