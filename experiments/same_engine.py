@@ -5,10 +5,10 @@
         --out docs/results/logs/own-teacher/ref-own-vocab.json
 
 Answers "which student is better, and how much faster than the teacher" with one engine (CTranslate2 int8
-exports, as the gateway serves them), greedy, batch 32, `--threads` threads, the whole test set. Speeds are
-taken in `--rounds` rounds that visit the models in turn (best round kept, after a warm-up batch each), so
-that a burst of load on the machine cannot favour one model; the load average is recorded with them. BLEU is
-deterministic across rounds. Each model after the first is compared with the first by sacrebleu's paired
+exports, as the gateway serves them), greedy, batch 32, at most 160 tokens (as `kd up` evaluates),
+`--threads` threads, the whole test set. Speeds are taken in `--rounds` rounds that visit the models in turn
+(best round kept, after a warm-up batch each), so that a burst of load on the machine cannot favour one
+model; the load average is recorded with them. BLEU is deterministic across rounds. Each model after the first is compared with the first by sacrebleu's paired
 approximate randomisation (10,000 trials), and with the second (the baseline student) when there are three.
 (Two identical systems get p = 1/10,001: sacrebleu counts only strictly larger shuffled differences.)
 """
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=_named, action="append", required=True, help="NAME=EXPORT_FOLDER")
     parser.add_argument("--rounds", type=int, default=2, help="speed rounds over all models (best kept)")
     parser.add_argument("--threads", type=int, default=2, help="CTranslate2 intra threads")
+    parser.add_argument("--max-len", type=int, default=160, help="longest output in tokens, as kd up evaluates")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the results")
     args = parser.parse_args(argv)
 
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     for rnd in range(args.rounds):
         for name, model in models.items():
             loads.append(os.getloadavg()[0])
-            result, texts = evaluate_export(model, sources, refs, beam_size=1, max_batch_size=32)
+            result, texts = evaluate_export(model, sources, refs, beam_size=1, max_len=args.max_len,
+                                            max_batch_size=32)
             hyps[name] = texts
             best = rows.get(name)
             if best is None or result.sentences_per_s > best["sentences_per_s"]:
@@ -92,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) >= 3:
         tests[f"vs {names[1]}"] = paired(names[1:], hyps, refs, names[1])
     record = {"data": str(args.data), "sentences": len(sources), "threads": args.threads, "rounds": args.rounds,
-              "decoding": "greedy, CTranslate2, batch 32", "load_average_during": [round(x, 2) for x in loads],
+              "decoding": f"greedy, CTranslate2, batch 32, max_len {args.max_len}",
+              "load_average_during": [round(x, 2) for x in loads],
               "cpu": platform.processor() or platform.machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
               "models": rows, "paired_ar": tests}
     args.out.parent.mkdir(parents=True, exist_ok=True)
