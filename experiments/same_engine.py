@@ -5,11 +5,12 @@
         --out docs/results/logs/own-teacher/ref-own-vocab.json
 
 Answers "which student is better, and how much faster than the teacher" with one engine (CTranslate2 int8
-exports, as the gateway serves them), greedy, batch 32, at most 160 tokens (as `kd up` evaluates),
-`--threads` threads, the whole test set. Speeds are taken in `--rounds` rounds that visit the models in turn
-(best round kept, after a warm-up batch each), so that a burst of load on the machine cannot favour one
-model; the load average is recorded with them. BLEU is deterministic across rounds. Each model after the first is compared with the first by sacrebleu's paired
-approximate randomisation (10,000 trials), and with the second (the baseline student) when there are three.
+exports, as the gateway serves them), greedy, batch 32, at most 160 tokens (as `kd up` evaluates), `--threads`
+threads, the whole test set. Speeds are taken in `--rounds` rounds that visit the models in turn (best round
+kept, after a warm-up batch each), so that a burst of load on the machine cannot favour one model; the load
+average is recorded with them. BLEU is deterministic across rounds. Each model after the first is compared
+with the first by sacrebleu's paired approximate randomisation (10,000 trials), and with the second (the
+baseline student) when there are three.
 (Two identical systems get p = 1/10,001: sacrebleu counts only strictly larger shuffled differences.)
 """
 

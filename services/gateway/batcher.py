@@ -2,15 +2,15 @@
 
 One asyncio task takes the first waiting request and everything queued behind it (up to `max_batch` texts),
 groups it by (model version, beam size, max length, n-best) and runs each group as one backend call in a
-single worker thread, so the event loop never does model work. While a batch runs, new requests pile up in
-the queue and form the next, larger batch, as in continuous-batching servers: a lone user is answered at
-once instead of waiting for company that is not coming. The batcher only waits (up to `max_wait_ms`) when
-the previous batch merged several requests or others queued behind it, and then only until as many requests
-as those are queued: closed-loop clients that were just answered together come back a moment apart, and
-gathering them with the ones that waited keeps the batches, and so the throughput, of a busy gateway. A
-full queue answers 503 with `Retry-After` instead of letting latency grow without bound. Every request has a time limit (504 past it; its texts are
-dropped from any batch not yet started). If a merged backend call fails, its requests are run again one by
-one, so one bad text fails only its own request (502).
+single worker thread, so the event loop never does model work. While a batch runs, new requests pile up in the
+queue and form the next, larger batch, as in continuous-batching servers: a lone user is answered at once
+instead of waiting for company that is not coming. The batcher only waits (up to `max_wait_ms`) when the
+previous batch merged several requests or others queued behind it, and then only until as many requests as
+those are queued: closed-loop clients that were just answered together come back a moment apart, and gathering
+them with the ones that waited keeps the batches, and so the throughput, of a busy gateway. A full queue
+answers 503 with `Retry-After` instead of letting latency grow without bound. Every request has a time limit
+(504 past it; its texts are dropped from any batch not yet started). If a merged backend call fails, its
+requests are run again one by one, so one bad text fails only its own request (502).
 """
 
 from __future__ import annotations
