@@ -1,10 +1,11 @@
 """Issue 30's quality check in one command: Word-KD on the top 8 + rest mass against Word-KD on the sampled
 signal (m = 12 draws from q per position), fine-tuned from one stage-1 base, three seeds each, whole test set.
 
-    python experiments/protocol/signals.py [--out runs/protocol] [--parallel 2]
-    python experiments/protocol/signals.py --smoke     # a few minutes: 4 steps, a test-micro student
+    python -m experiments.protocol.signals [--out runs/protocol] [--parallel 2]
+    python -m experiments.protocol.signals --smoke     # a few minutes: 4 steps, a test-micro student
 
-It runs experiments/protocol/run.py twice and then table.py:
+It runs `experiments.protocol.run` twice and then `experiments.protocol.table`, as modules from the
+repository root (the folder holds a package, not scripts):
 1. stage 1: the base `nll-1k-sig` (1,000 NLL steps from the shrunk teacher, student seed 6; about 30 min on
    2 quiet cores, both torch threads);
 2. stage 2: rows `word_kd` (α = 0.5, k = 8, tail) and `word_kd_sampled` (α = 0.5, m = 12), seeds 1, 2, 3,
@@ -30,7 +31,7 @@ SMOKE_SETS = ("max_steps=4", "eval_every=2", "checkpoint_every=2", "log_every=2"
 
 def commands(out: Path, parallel: int, smoke: bool) -> list[list[str]]:
     """The driver's three command lines (run.py stage 1, run.py stage 2, table.py)."""
-    run = [sys.executable, str(REPO / "experiments" / "protocol" / "run.py"), "--out", str(out)]
+    run = [sys.executable, "-m", "experiments.protocol.run", "--out", str(out)]
     stage1 = [*run, "--stage", "1", "--only", f"stage1-{BASE}", "--set", "ray.torch_threads=2"]
     stage2 = [*run, "--stage", "2", "--base", BASE, "--rows", ROWS, "--seeds", "1" if smoke else SEEDS,
               "--parallel", str(parallel)]
@@ -40,8 +41,7 @@ def commands(out: Path, parallel: int, smoke: bool) -> list[list[str]]:
         stage2 += [a for s in SMOKE_SETS for a in ("--set", s)]
     else:
         stage2 += [a for s in STAGE2_SETS for a in ("--set", s)]
-    table = [sys.executable, str(REPO / "experiments" / "protocol" / "table.py"), "--out", str(out), "--base", BASE,
-             "--no-docs"]
+    table = [sys.executable, "-m", "experiments.protocol.table", "--out", str(out), "--base", BASE, "--no-docs"]
     return [stage1, stage2, table]
 
 

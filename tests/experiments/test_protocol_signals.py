@@ -15,6 +15,8 @@ def _sets(argv: list[str]) -> list[str]:
 
 def test_the_experiment_trains_its_base_then_both_rows_three_seeds_then_tables(tmp_path: Path) -> None:
     stage1, stage2, table = commands(tmp_path, 2, smoke=False)
+    assert [c[1:3] for c in (stage1, stage2, table)] == [  # modules: the folder is a package, not scripts
+        ["-m", "experiments.protocol.run"], ["-m", "experiments.protocol.run"], ["-m", "experiments.protocol.table"]]
     assert stage1[stage1.index("--only") + 1] == BASES[BASE].run == "stage1-nll-1k-sig"
     assert "max_steps=1000" in BASES[BASE].sets
     assert [stage2[stage2.index(f) + 1] for f in ("--base", "--rows", "--seeds", "--parallel")] == [
