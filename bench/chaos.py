@@ -35,7 +35,7 @@ import numpy as np
 import redis
 
 from bench.chaos_report import markdown_table, run_summary
-from bench.doc_section import fill_section
+from bench.doc_section import publish
 from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from s2s.teacher.contract import TopKResult
 from services.teacher import cache_codec as codec
@@ -326,12 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-doc", type=Path, default=None, help="fill the table in this markdown file")
     args = parser.parse_args(argv)
     report = run_drill(args, argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    table = markdown_table(report)
-    print(table)
-    if args.update_doc is not None:
-        fill_section(args.update_doc, "chaos", table)
+    publish(report, args.out, markdown_table(report), args.update_doc, "chaos")
     return 0
 
 

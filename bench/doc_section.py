@@ -9,8 +9,10 @@ copies cannot drift apart and a script need not know which page a table moved to
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # Where the experiments' tables are shown: the results summary and the notebook's pages.
@@ -66,3 +68,13 @@ def fill_sections(places: Iterable[Path], name: str, table: str) -> list[Path]:
         where = ", ".join(str(p) for p in places)
         raise SystemExit(f"no document in {where} has a {start} ... {end} section to fill in")
     return filled
+
+
+def publish(report: Any, out: Path, table: str, doc: Path | None, name: str) -> None:
+    """A benchmark's last step: its JSON report to `out`, its table printed and, when `doc` is given, put in
+    the `name` section of `doc`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    print(table, flush=True)
+    if doc is not None:
+        fill_section(doc, name, table)

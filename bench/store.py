@@ -15,7 +15,6 @@ thread each, no cache) by a Ray job, with one replica and with two, after a warm
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -26,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.doc_section import fill_section
+from bench.doc_section import publish
 from s2s.teacher.contract import SampledResult, TopKResult
 from s2s.teacher.store.reader import TeacherStore
 from s2s.tokenizer import Tokenizer
@@ -158,12 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tables = markdown_tables(report)
-    print(tables)
-    if args.update_doc is not None:
-        fill_section(args.update_doc, "store", tables)
+    publish(report, args.out, markdown_tables(report), args.update_doc, "store")
     return 0
 
 

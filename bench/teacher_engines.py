@@ -16,7 +16,6 @@ int8 weights cost the distillation signal.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.doc_section import fill_section
+from bench.doc_section import publish
 from s2s.checkpoint import load_checkpoint
 from s2s.corpus import read_corpus
 from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
@@ -207,12 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-doc", type=Path, default=None, help="rewrite the results table in this file")
     args = parser.parse_args(argv)
     result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    table = markdown(result)
-    print(table, flush=True)
-    if args.update_doc is not None:
-        fill_section(args.update_doc, "teacher-engines", table)
+    publish(result, args.out, markdown(result), args.update_doc, "teacher-engines")
     return 0
 
 

@@ -22,7 +22,6 @@ Every mode trains on the first `--train-rows` rows of the training set (the stor
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -36,7 +35,7 @@ from typing import Any
 import redis
 import torch
 
-from bench.doc_section import fill_section
+from bench.doc_section import publish
 from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 from services.teacher.launch import RedisProcess, TeacherProcess, free_port
 from student_trainer.launch import train
@@ -174,12 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-doc", type=Path, default=None, help="fill the table in this markdown file")
     args = parser.parse_args(argv)
     report = run_all(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    table = markdown_table(report)
-    print(table)
-    if args.update_doc is not None:
-        fill_section(args.update_doc, "trainer", table)
+    publish(report, args.out, markdown_table(report), args.update_doc, "trainer")
     return 0
 
 
