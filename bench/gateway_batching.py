@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.doc_section import fill_section
 from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,10 +87,7 @@ def write_table(comparison: dict[str, Any], doc: Path, name: str) -> None:
               f"{b['load_average_at_end']}). After: {a['label']} (run {a['date']}, load average "
               f"{a['load_average_at_start']} → {a['load_average_at_end']}). Student: {a['student']}; "
               f"{a['cpu_count']} CPU cores shared with the load generator and with other work on the machine."]
-    text = doc.read_text(encoding="utf-8")
-    table_start, table_end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-    start, end = text.index(table_start) + len(table_start), text.index(table_end)
-    doc.write_text(text[:start] + "\n" + "\n".join(lines) + "\n" + text[end:], encoding="utf-8")
+    fill_section(doc, name, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
