@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CTranslate2 intra threads")
     parser.add_argument("--max-len", type=int, default=160, help="longest output in tokens, as kd up evaluates")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the results")
+    parser.add_argument("--keep-hyps", action="store_true",
+                        help="also write every model's translations to OUT with suffix .hyps.json (for pooled tests)")
     args = parser.parse_args(argv)
 
     corpus = read_corpus(args.data, src_col=args.src, tgt_col=args.tgt)
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
               "models": rows, "paired_ar": tests}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
+    if args.keep_hyps:
+        args.out.with_suffix(".hyps.json").write_text(json.dumps(hyps, ensure_ascii=False) + "\n", encoding="utf-8")
     for name in names:
         r = rows[name]
         print(f"{name:>10}  BLEU {r['scores']['bleu']:6.2f}  chrF {r['scores']['chrf']:6.2f}  "

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from experiments.logged import call_logged
 from experiments.protocol.plan import (
     BASES,
     DATA,
@@ -49,16 +49,6 @@ from experiments.run_records import archive
 
 def _log(message: str) -> None:
     print(f"[protocol {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def _call(argv: list[str], log: Path) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as f:
-        f.write(f"\n$ {' '.join(argv)}\n")
-        f.flush()
-        code = subprocess.run(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        raise RuntimeError(f"exit code {code}: {' '.join(argv[:6])} ...; see {log}")
 
 
 def _claim(run: Run) -> bool:
@@ -107,11 +97,11 @@ def _train_and_evaluate(run: Run, logs: Path, dry_run: bool) -> None:
             argv.append("--resume")
         _log(f"{run.name}: {'resume' if '--resume' in argv else 'train'} -> {run.out}")
         if not dry_run:
-            _call(argv, logs / f"train-{run.out.parent.name}-{run.name}.log")
+            call_logged(argv, logs / f"train-{run.out.parent.name}-{run.name}.log")
     if not run.evaluated:
         _log(f"{run.name}: evaluate on the whole test set (greedy, beam 5)")
         if not dry_run:
-            _call([*kd, "evaluate", "--model", str(run.out / "final"), "--data", str(DATA / "test.tsv"),
+            call_logged([*kd, "evaluate", "--model", str(run.out / "final"), "--data", str(DATA / "test.tsv"),
                    "--beams", "1,5", "--max-len", "160", "--engine", "ctranslate2", "--threads", "1",
                    "--out", str(run.out / "eval")], logs / f"eval-{run.out.parent.name}-{run.name}.log")
     if not dry_run:
@@ -123,11 +113,11 @@ def prepare_stage1(out: Path, teacher: str, logs: Path, dry_run: bool, seq_data:
     """The shrunk student and (when a run needs it) the whole-corpus Seq-KD data, each made once."""
     kd = [sys.executable, "-m", "kd"]
     if not (out / "shrunk-3-1" / "manifest.json").is_file() and not dry_run:
-        _call([*kd, "model", "shrink", "--teacher", str(TEACHER), "--decoder-layers", "0",
+        call_logged([*kd, "model", "shrink", "--teacher", str(TEACHER), "--decoder-layers", "0",
                "--out", str(out / "shrunk-3-1")], logs / "shrink.log")
     if seq_data and not seq_kd_data(out).is_file() and not dry_run:
         _log("Seq-KD data of the whole training set (beam 5, 5-best)")
-        _call([*kd, "distill-data", "--teacher", teacher, "--data", str(DATA / "train.tsv"),
+        call_logged([*kd, "distill-data", "--teacher", teacher, "--data", str(DATA / "train.tsv"),
                "--out", str(seq_kd_data(out).parent), "--beam", "5", "--nbest", "5", "--chunk-size", "512"],
               logs / "distill-full.log")
 
