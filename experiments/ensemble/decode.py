@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sacrebleu.metrics import BLEU, CHRF
 
 from experiments.same_engine import paired
 from s2s.atomic import write_text_atomic
 from s2s.checkpoint import Checkpoint, load_checkpoint
 from s2s.corpus import read_corpus
+from s2s.evaluation import score_corpus
 from s2s.families.base import max_positions
 from s2s.teacher.ensemble import check_members
 from s2s.teacher.ensemble_search import ensemble_nbest
@@ -73,11 +73,6 @@ def display_name(model: Path) -> str:
     return model.parent.name if model.name == "final" else model.name
 
 
-def _scores(hyps: list[str], refs: list[str]) -> dict[str, float]:
-    return {"bleu": round(BLEU().corpus_score(hyps, [refs]).score, 2),
-            "chrf": round(CHRF().corpus_score(hyps, [refs]).score, 2)}
-
-
 def compare(models: Sequence[Path], data: Path, src: str, tgt: str, beams: Sequence[int]) -> dict[str, Any]:
     """Every member alone and their ensemble on one test set, each beam size, one engine and one run."""
     corpus = read_corpus(data, src_col=src, tgt_col=tgt)
@@ -91,7 +86,8 @@ def compare(models: Sequence[Path], data: Path, src: str, tgt: str, beams: Seque
         for name, members in systems.items():
             hyps, seconds = translate(members, sources, beam)
             outputs[name] = hyps
-            rows.append({"system": name, "beam": beam, **_scores(hyps, refs),
+            scores = score_corpus(hyps, refs)
+            rows.append({"system": name, "beam": beam, "bleu": round(scores.bleu, 2), "chrf": round(scores.chrf, 2),
                          "sentences_per_s": round(len(sources) / seconds, 1)})
             print(json.dumps(rows[-1]), flush=True)
         rows += _paired(outputs, refs, beam)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from experiments.logged import call_logged
-from s2s.shared import shared_path
+from s2s.shared import BIBLE, REFERENCE_TEACHER, in_shared
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -44,7 +44,8 @@ def _call(argv: list[str], log: Path, done: Path) -> None:
 
 
 def _resume(run: Path) -> list[str]:
-    """`--resume` when an interrupted run left checkpoints: the command picks up where it stopped."""
+    """`--resume` when an interrupted run left its folder: the trainer picks up from its last checkpoint
+    (or starts afresh when there is none)."""
     return ["--resume"] if run.is_dir() else []
 
 
@@ -59,8 +60,7 @@ def main() -> int:
     parser.add_argument("--beams", default="1", help="beam sizes of the members' test (comma-separated)")
     args = parser.parse_args()
     out, logs = args.out.resolve(), args.out.resolve() / "logs"
-    ref = Path(shared_path(Path("models/teacher-bible-es-en-small")))
-    data = Path(shared_path(Path("data/bible-es-en")))
+    ref, data = in_shared(REFERENCE_TEACHER), in_shared(BIBLE)
     kd, py = [sys.executable, "-m", "kd"], sys.executable
 
     full = out / "teacher-ckpt"

@@ -20,14 +20,11 @@ from typing import Any
 
 from experiments.ensemble.decode import display_name
 from experiments.protocol.significance import sign_flip_p
+from experiments.protocol.table import mean_sd
 from experiments.same_engine import paired
 from s2s.corpus import read_corpus
 
 SOURCES = ("single", "ensemble")
-
-
-def _mean_sd(xs: list[float]) -> str:
-    return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
 
 
 def members_table(record: dict[str, Any]) -> str:
@@ -60,8 +57,8 @@ def students_table(record: dict[str, Any], hyps: dict[str, list[str]], refs: lis
         bleus[src] = [r["scores"]["bleu"] for r in rows]
         speeds = [r["sentences_per_s"] for r in rows]
         share = [100 * b / teacher["scores"]["bleu"] for b in bleus[src]]
-        lines.append(f"| {src} teacher, seeds {','.join(s.lstrip('s') for s in seeds)} | {_mean_sd(bleus[src])} | "
-                     f"{_mean_sd([r['scores']['chrf'] for r in rows])} | {statistics.mean(share):.0f} % | "
+        lines.append(f"| {src} teacher, seeds {','.join(s.lstrip('s') for s in seeds)} | {mean_sd(bleus[src])} | "
+                     f"{mean_sd([r['scores']['chrf'] for r in rows])} | {statistics.mean(share):.0f} % | "
                      f"{statistics.mean(speeds):.1f} | {statistics.mean(speeds) / teacher['sentences_per_s']:.2f}× |")
     diffs = [e - s for e, s in zip(bleus["ensemble"], bleus["single"], strict=True)]
     p_ar = pooled_p(hyps, refs, seeds)
